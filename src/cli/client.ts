@@ -1,0 +1,66 @@
+// A small HTTP client for the admin API, used by the CLI's model commands.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class FerryClient {
+  constructor(private readonly base: string) {}
+
+  private async call(method: string, path: string, init: RequestInit = {}): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.base), { method, ...init });
+    } catch (err) {
+      throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is \`ferry serve\` running? Set --url or FERRY_URL`);
+    }
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON: keep the text */
+    }
+    if (!res.ok) {
+      const e = (body as { error?: { message?: string } | string }).error;
+      throw new ApiError(res.status, typeof e === 'string' ? e : e?.message ?? `HTTP ${res.status}`);
+    }
+    return body;
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.call('GET', path);
+  }
+
+  delete(path: string): Promise<unknown> {
+    return this.call('DELETE', path);
+  }
+
+  putJson(path: string, body: unknown): Promise<unknown> {
+    return this.call('PUT', path, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /** Streams a file as the body, reporting bytes sent so the CLI can draw progress. */
+  async upload(path: string, file: string, onProgress: (sent: number, total: number) => void): Promise<unknown> {
+    const total = (await stat(file)).size;
+    let sent = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        sent += chunk.length;
+        onProgress(sent, total);
+        done(null, chunk);
+      },
+    });
+    const body = Readable.toWeb(createReadStream(file).pipe(meter)) as ReadableStream;
+    return this.call('POST', path, {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+  }
+}

@@ -1,0 +1,26 @@
+// The `ferry` command line.
+import { Command } from 'commander';
+import { FERRY_VERSION } from '../version.js';
+import { ApiError, FerryClient } from './client.js';
+import { modelCommands } from './models.js';
+import { serve } from './serve.js';
+
+const program = new Command('ferry')
+  .version(FERRY_VERSION)
+  .description('AI models as a service: serve, register and manage models')
+  .option('--url <url>', 'Ferry server for client commands (env FERRY_URL)', process.env.FERRY_URL ?? 'http://127.0.0.1:8080');
+
+program.command('serve').description('start the server (defaults: 127.0.0.1:8080, data in ./ferry-data)')
+  .option('--host <host>', 'address to bind (env FERRY_HOST)')
+  .option('--port <port>', 'port (env FERRY_PORT)')
+  .option('--data <dir>', 'data folder for metadata and artifacts (env FERRY_DATA)')
+  .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env FERRY_LOG_LEVEL)')
+  .action(serve);
+
+modelCommands(program, () => new FerryClient(program.opts<{ url: string }>().url));
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`ferry: ${err instanceof ApiError || err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+// `ferry serve`: load the config, start the server, and drain gracefully on SIGTERM/SIGINT.
+import { loadConfig } from '../core/config.js';
+import { FerryError } from '../core/errors.js';
+import { Ferry } from '../ferry.js';
+
+export interface ServeFlags {
+  host?: string;
+  port?: string;
+  data?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+export async function serve(flags: ServeFlags): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ file: flags.config, env: process.env, flags: { host: flags.host, port: flags.port, data: flags.data, logLevel: flags.logLevel } });
+  } catch (err) {
+    if (err instanceof FerryError) {
+      process.stderr.write(`ferry: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const ferry = await Ferry.create({ config });
+  await ferry.listen();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ferry.logger.info({ signal }, 'stopping: no new requests, finishing in-flight ones');
+    const force = setTimeout(() => {
+      ferry.logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time; exiting anyway');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    ferry.close().then(
+      () => {
+        ferry.logger.info('stopped');
+        ferry.logger.flush();
+        process.exitCode = 0;
+      },
+      (err: unknown) => {
+        ferry.logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

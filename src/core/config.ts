@@ -1,0 +1,143 @@
+// Server configuration: defaults < config file < FERRY_* environment variables < command-line flags.
+// Every value is checked at start, and an error names the key and where it came from, so a typo
+// fails the start instead of being silently ignored.
+import { readFileSync } from 'node:fs';
+import { FerryError } from './errors.js';
+
+export interface BatchingDefaults {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+  instances: number;
+  defaultTimeoutMs: number;
+}
+
+export interface FerryConfig {
+  host: string;
+  port: number;
+  /** folder for the SQLite file and the artifacts */
+  data: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** largest inference request body; larger ones get 413 */
+  bodyLimitBytes: number;
+  maxUploadBytes: number;
+  /** estimated bytes all loaded models may take; 0 = no limit */
+  memoryBudgetBytes: number;
+  /** unload a model version unused for this long; 0 = never */
+  idleUnloadMs: number;
+  intraOpThreads: number;
+  /** register the pretrained models that ship with Ferry's npm dependencies on first start */
+  builtinModels: boolean;
+  /** how long SIGTERM waits for in-flight requests before exiting anyway */
+  shutdownTimeoutMs: number;
+  batching: BatchingDefaults;
+}
+
+export const DEFAULT_CONFIG: FerryConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  data: './ferry-data',
+  logLevel: 'info',
+  bodyLimitBytes: 64 * 1024 * 1024,
+  maxUploadBytes: 2 * 1024 * 1024 * 1024,
+  memoryBudgetBytes: 8 * 1024 * 1024 * 1024,
+  idleUnloadMs: 30 * 60 * 1000,
+  intraOpThreads: 1,
+  builtinModels: true,
+  shutdownTimeoutMs: 30_000,
+  batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, instances: 1, defaultTimeoutMs: 0 },
+};
+
+type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] };
+const int = (min: number, max: number): Kind => ({ type: 'int', min, max });
+
+const SCHEMA: Record<string, Kind> = {
+  host: { type: 'string' },
+  port: int(0, 65535),
+  data: { type: 'string' },
+  logLevel: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  bodyLimitBytes: int(1024, 2 ** 31),
+  maxUploadBytes: int(1024, 2 ** 40),
+  memoryBudgetBytes: int(0, 2 ** 46),
+  idleUnloadMs: int(0, 2 ** 31),
+  intraOpThreads: int(1, 256),
+  builtinModels: { type: 'bool' },
+  shutdownTimeoutMs: int(0, 600_000),
+  'batching.maxBatchSize': int(0, 65536),
+  'batching.maxQueueDelayMs': int(0, 60_000),
+  'batching.maxQueueSize': int(1, 1_000_000),
+  'batching.instances': int(1, 64),
+  'batching.defaultTimeoutMs': int(0, 3_600_000),
+};
+
+/** FERRY_BATCHING_MAX_BATCH_SIZE <-> batching.maxBatchSize */
+export const envName = (key: string): string => 'FERRY_' + key.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+
+function check(key: string, value: unknown, source: string): unknown {
+  const kind = SCHEMA[key];
+  if (!kind) throw new FerryError('INVALID_ARGUMENT', `${source}: unknown configuration key "${key}"; known keys: ${Object.keys(SCHEMA).join(', ')}`);
+  const fromText = typeof value === 'string' && source !== 'config file';
+  const bad = (want: string) => new FerryError('INVALID_ARGUMENT', `${source}: "${key}" must be ${want}; got ${JSON.stringify(value)}`);
+  switch (kind.type) {
+    case 'int': {
+      const n = fromText && /^-?[0-9]+$/.test(value as string) ? Number(value) : value;
+      if (!Number.isInteger(n) || (n as number) < kind.min || (n as number) > kind.max) throw bad(`an integer from ${kind.min} to ${kind.max}`);
+      return n;
+    }
+    case 'bool': {
+      if (typeof value === 'boolean') return value;
+      if (fromText && (value === 'true' || value === 'false')) return value === 'true';
+      throw bad('true or false');
+    }
+    case 'enum':
+      if (!kind.values.includes(value as string)) throw bad(`one of ${kind.values.join(', ')}`);
+      return value;
+    case 'string':
+      if (typeof value !== 'string' || value.length === 0) throw bad('a non-empty string');
+      return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let obj = target;
+  for (const p of parts.slice(0, -1)) obj = obj[p] as Record<string, unknown>;
+  obj[parts.at(-1)!] = value;
+}
+
+function flatten(obj: Record<string, unknown>, prefix = ''): [string, unknown][] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]);
+}
+
+export interface ConfigSources {
+  /** path of a JSON config file */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** flat keys from command-line flags, e.g. {port: '9000'} */
+  flags?: Record<string, unknown>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): FerryConfig {
+  const config = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  const env = sources.env ?? {};
+  const file = sources.file ?? env.FERRY_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new FerryError('INVALID_ARGUMENT', `config file ${file} could not be read as JSON: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new FerryError('INVALID_ARGUMENT', `config file ${file} must hold a JSON object`);
+    for (const [k, v] of flatten(parsed as Record<string, unknown>)) setPath(config, k, check(k, v, 'config file'));
+  }
+  for (const key of Object.keys(SCHEMA)) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== '') setPath(config, key, check(key, v, `environment variable ${envName(key)}`));
+  }
+  for (const [k, v] of Object.entries(sources.flags ?? {})) {
+    if (v !== undefined) setPath(config, k, check(k, v, `command-line flag for "${k}"`));
+  }
+  return config as unknown as FerryConfig;
+}

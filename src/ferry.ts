@@ -1,0 +1,88 @@
+// The composition root: builds the stores, registry, runtime, pool and HTTP server from a config, and
+// owns start-up and graceful shutdown. Tests build a Ferry on a temporary folder and port 0.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './core/clock.js';
+import type { FerryConfig } from './core/config.js';
+import { createLogger } from './monitor/logger.js';
+import { Monitor } from './monitor/monitor.js';
+import { importBuiltins } from './registry/builtin.js';
+import { FsArtifactStore } from './registry/fs/fs-artifact-store.js';
+import { Registry } from './registry/registry.js';
+import { SqliteMetadataStore } from './registry/sqlite/sqlite-store.js';
+import { OnnxRuntime } from './runtimes/onnx/onnx-runtime.js';
+import type { Runtime } from './runtimes/runtime.js';
+import { ModelPool } from './scheduler/model-pool.js';
+import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
+import { buildServer } from './server/app.js';
+import { FERRY_VERSION } from './version.js';
+
+export interface FerryOptions {
+  readonly config: FerryConfig;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly authorizer?: Authorizer;
+  readonly runtime?: Runtime;
+}
+
+export class Ferry {
+  private ready = false;
+
+  private constructor(
+    readonly config: FerryConfig,
+    readonly app: FastifyInstance,
+    readonly registry: Registry,
+    readonly pool: ModelPool,
+    readonly monitor: Monitor,
+    readonly logger: Logger,
+  ) {}
+
+  static async create(opts: FerryOptions): Promise<Ferry> {
+    const { config } = opts;
+    const clock = opts.clock ?? systemClock;
+    const logger = opts.logger ?? createLogger(config.logLevel);
+    mkdirSync(config.data, { recursive: true });
+    const meta = new SqliteMetadataStore(path.join(config.data, 'ferry.db'));
+    const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
+    const runtime = opts.runtime ?? new OnnxRuntime();
+    const defaults = config.batching;
+    const registry = new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults });
+    const monitor = new Monitor();
+    const pool = new ModelPool(registry, runtime, monitor, clock, {
+      memoryBudgetBytes: config.memoryBudgetBytes, idleUnloadMs: config.idleUnloadMs, intraOpThreads: config.intraOpThreads, defaults,
+    });
+    let ferry: Ferry | undefined;
+    const app = buildServer({
+      config, registry, pool, monitor, logger, version: FERRY_VERSION,
+      authorizer: opts.authorizer ?? new OpenAuthorizer(),
+      isReady: () => ferry?.ready === true,
+    });
+    ferry = new Ferry(config, app, registry, pool, monitor, logger);
+    const removed = await registry.collectGarbage();
+    if (removed > 0) logger.warn({ removed }, 'removed model files no version referenced (left by an interrupted upload)');
+    if (config.builtinModels) {
+      const report = await importBuiltins(registry, config.data);
+      if (report.imported.length > 0) logger.info({ models: report.imported }, 'registered built-in models');
+      if (report.missing.length > 0) logger.warn({ models: report.missing }, 'built-in model files not found in node_modules');
+    }
+    return ferry;
+  }
+
+  /** Starts listening; resolves with the address (port 0 picks a free port). */
+  async listen(): Promise<string> {
+    const address = await this.app.listen({ host: this.config.host, port: this.config.port });
+    this.ready = true;
+    this.logger.info({ address, data: path.resolve(this.config.data) }, 'ferry is serving');
+    return address;
+  }
+
+  /** Stops accepting, lets in-flight requests finish, releases models and closes the store. */
+  async close(): Promise<void> {
+    this.ready = false;
+    await this.app.close();
+    await this.pool.close();
+    await this.registry.meta.close();
+  }
+}

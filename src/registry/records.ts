@@ -1,0 +1,29 @@
+// What the registry remembers about models, versions and aliases. A version is immutable once written.
+import type { Signature } from '../runtimes/runtime.js';
+import type { ModelConfig } from './model-config.js';
+
+export interface VersionRecord {
+  readonly model: string;
+  readonly version: number;
+  readonly format: 'onnx';
+  /** where the ArtifactStore keeps the file */
+  readonly artifactKey: string;
+  readonly sizeBytes: number;
+  readonly sha256: string;
+  /** ISO-8601 */
+  readonly createdAt: string;
+  readonly signature: Signature;
+  readonly config: ModelConfig;
+  /** free-form facts: source, description, lineage (later: training record) */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export type NewVersion = Omit<VersionRecord, 'version' | 'createdAt'>;
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly versions: readonly number[];
+  readonly latestVersion: number;
+  readonly aliases: Readonly<Record<string, number>>;
+}

@@ -1,0 +1,149 @@
+// Models, versions and aliases over a MetadataStore and an ArtifactStore. A new version becomes
+// visible only after its file was staged, parsed by Ferry's own ONNX reader and loaded by the runtime.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { FerryError } from '../core/errors.js';
+import { inspectOnnx, OnnxFormatError } from '../graph/onnx.js';
+import type { Runtime, Signature } from '../runtimes/runtime.js';
+import type { ArtifactStore } from './artifact-store.js';
+import type { MetadataStore } from './metadata-store.js';
+import { effectiveConfig, parseModelConfig, type ModelConfig, type ServingDefaults } from './model-config.js';
+import { checkAliasName, checkModelName, parseVersionRef } from './names.js';
+import type { ModelSummary, VersionRecord } from './records.js';
+
+export interface RegistryOptions {
+  readonly maxUploadBytes: number;
+  readonly intraOpThreads: number;
+  readonly defaults: ServingDefaults;
+}
+
+export interface PushOptions {
+  readonly config?: ModelConfig;
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** Unversioned requests go to this alias when the model has it, else to the highest version. */
+export const DEFAULT_ALIAS = 'prod';
+
+export class Registry {
+  constructor(
+    readonly meta: MetadataStore,
+    readonly artifacts: ArtifactStore,
+    private readonly runtime: Runtime,
+    private readonly options: RegistryOptions,
+  ) {}
+
+  /** Registers a new immutable version from a byte stream (an HTTP body or a file). */
+  async push(name: string, source: AsyncIterable<Uint8Array>, opts: PushOptions = {}): Promise<VersionRecord> {
+    checkModelName(name);
+    const config = parseModelConfig(opts.config ?? {});
+    const staged = await this.artifacts.stage(source, this.options.maxUploadBytes);
+    try {
+      const signature = await this.check(staged.path, staged.sizeBytes);
+      effectiveConfig(config, signature, this.options.defaults); // rejects e.g. batching a model that cannot batch
+      const key = `models/${name}/${staged.sha256.slice(0, 16)}-${Date.now().toString(36)}.onnx`;
+      await this.artifacts.commit(staged, key);
+      try {
+        return await this.meta.addVersion({
+          model: name, format: 'onnx', artifactKey: key, sizeBytes: staged.sizeBytes, sha256: staged.sha256,
+          signature, config, metadata: opts.metadata ?? {},
+        });
+      } catch (err) {
+        await this.artifacts.delete(key);
+        throw err;
+      }
+    } finally {
+      await this.artifacts.discard(staged);
+    }
+  }
+
+  pushFile(name: string, file: string, opts: PushOptions = {}): Promise<VersionRecord> {
+    return this.push(name, createReadStream(file), opts);
+  }
+
+  /** Parses with Ferry's reader first (native code is never handed garbage), then test-loads it. */
+  private async check(file: string, size: number): Promise<Signature> {
+    if (size === 0) throw new FerryError('INVALID_ARGUMENT', 'the uploaded file is empty; send the bytes of an .onnx model as the request body');
+    try {
+      inspectOnnx(new Uint8Array(await readFile(file)));
+    } catch (err) {
+      if (err instanceof OnnxFormatError) throw new FerryError('INVALID_ARGUMENT', `the upload is not a valid ONNX model: ${err.message}`);
+      throw err;
+    }
+    const loaded = await this.runtime.load({ path: file, format: 'onnx' }, { intraOpThreads: this.options.intraOpThreads });
+    const signature = loaded.signature;
+    await loaded.unload();
+    return signature;
+  }
+
+  list(): Promise<ModelSummary[]> {
+    return this.meta.listModels();
+  }
+
+  async model(name: string): Promise<ModelSummary> {
+    const m = await this.meta.getModel(name);
+    if (!m) throw new FerryError('NOT_FOUND', `model "${name.slice(0, 200)}" does not exist; GET /v2/repository/index lists the models`);
+    return m;
+  }
+
+  /** Resolves a version number, an alias, "latest", or nothing (the default policy) to a record. */
+  async resolve(name: string, ref?: string): Promise<VersionRecord> {
+    const m = await this.model(name);
+    let version: number;
+    if (ref === undefined || ref === '') version = m.aliases[DEFAULT_ALIAS] ?? m.latestVersion;
+    else if (ref === 'latest') version = m.latestVersion;
+    else {
+      const parsed = parseVersionRef(ref);
+      if (typeof parsed === 'number') version = parsed;
+      else {
+        const v = m.aliases[parsed];
+        if (v === undefined) throw new FerryError('NOT_FOUND', `model "${name}" has no alias "${parsed}"; its aliases: ${Object.keys(m.aliases).join(', ') || 'none'}`);
+        version = v;
+      }
+    }
+    const rec = await this.meta.getVersion(name, version);
+    if (!rec) throw new FerryError('NOT_FOUND', `model "${name}" has no version ${version}; its versions: ${m.versions.join(', ')}`);
+    return rec;
+  }
+
+  async setAlias(name: string, alias: string, version: number): Promise<void> {
+    checkAliasName(alias);
+    await this.resolve(name, String(version));
+    await this.meta.setAlias(name, alias, version);
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.model(name);
+    if (!(await this.meta.deleteAlias(name, alias))) throw new FerryError('NOT_FOUND', `model "${name}" has no alias "${alias}"`);
+  }
+
+  /** Removes a version: metadata first (it disappears at once), then its file. */
+  async deleteVersion(name: string, version: number): Promise<VersionRecord> {
+    const rec = await this.resolve(name, String(version));
+    await this.meta.deleteVersion(name, version);
+    await this.artifacts.delete(rec.artifactKey);
+    return rec;
+  }
+
+  async deleteModel(name: string): Promise<VersionRecord[]> {
+    await this.model(name);
+    const removed: VersionRecord[] = [];
+    for (const v of await this.meta.listVersions(name)) removed.push(await this.deleteVersion(name, v.version));
+    return removed;
+  }
+
+  /** Deletes files that no version references (left by a crash between commit and insert). */
+  async collectGarbage(): Promise<number> {
+    await this.artifacts.sweepStaging();
+    const referenced = new Set<string>();
+    for (const m of await this.meta.listModels()) for (const v of await this.meta.listVersions(m.name)) referenced.add(v.artifactKey);
+    let removed = 0;
+    for (const key of await this.artifacts.list()) {
+      if (key.startsWith('models/') && !referenced.has(key)) {
+        await this.artifacts.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

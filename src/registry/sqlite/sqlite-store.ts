@@ -1,0 +1,138 @@
+// The embedded MetadataStore: one SQLite file. The only folder that imports better-sqlite3.
+// better-sqlite3 is synchronous; each call is a few microseconds on this metadata, so the async
+// interface just wraps it (PostgreSQL will need the async shape for real).
+import Database from 'better-sqlite3';
+import type { MetadataStore } from '../metadata-store.js';
+import type { ModelSummary, NewVersion, VersionRecord } from '../records.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS models (
+  name TEXT PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  next_version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS versions (
+  model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  format TEXT NOT NULL,
+  artifact_key TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  config TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  PRIMARY KEY (model, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+  model TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (model, alias),
+  FOREIGN KEY (model, version) REFERENCES versions(model, version) ON DELETE CASCADE
+);
+`;
+
+interface VersionRow {
+  model: string; version: number; format: string; artifact_key: string; size_bytes: number; sha256: string;
+  created_at: string; signature: string; config: string; metadata: string;
+}
+
+function toRecord(r: VersionRow): VersionRecord {
+  return {
+    model: r.model, version: r.version, format: r.format as 'onnx', artifactKey: r.artifact_key,
+    sizeBytes: r.size_bytes, sha256: r.sha256, createdAt: r.created_at,
+    signature: JSON.parse(r.signature), config: JSON.parse(r.config), metadata: JSON.parse(r.metadata),
+  };
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: preparing costs more than running these small queries. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
+  /** `file` may be ':memory:' for tests that do not care about durability. */
+  constructor(file: string, private readonly now: () => Date = () => new Date()) {
+    this.db = new Database(file);
+    // WAL keeps readers (metadata requests) from blocking on an upload's write.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    const names = this.sql('SELECT name FROM models ORDER BY name').pluck().all() as string[];
+    return names.map((n) => this.summary(n)!).filter((m) => m.versions.length > 0);
+  }
+
+  async getModel(name: string): Promise<ModelSummary | undefined> {
+    const m = this.summary(name);
+    return m && m.versions.length > 0 ? m : undefined;
+  }
+
+  private summary(name: string): ModelSummary | undefined {
+    const row = this.sql('SELECT name, created_at FROM models WHERE name = ?').get(name) as { name: string; created_at: string } | undefined;
+    if (!row) return undefined;
+    const versions = this.sql('SELECT version FROM versions WHERE model = ? ORDER BY version').pluck().all(name) as number[];
+    const aliasRows = this.sql('SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias').all(name) as { alias: string; version: number }[];
+    return {
+      name, createdAt: row.created_at, versions, latestVersion: versions.at(-1) ?? 0,
+      aliases: Object.fromEntries(aliasRows.map((a) => [a.alias, a.version])),
+    };
+  }
+
+  async addVersion(v: NewVersion): Promise<VersionRecord> {
+    const createdAt = this.now().toISOString();
+    const insert = this.db.transaction((): number => {
+      this.sql('INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)').run(v.model, createdAt);
+      const version = this.sql('SELECT next_version FROM models WHERE name = ?').pluck().get(v.model) as number;
+      this.sql('UPDATE models SET next_version = ? WHERE name = ?').run(version + 1, v.model);
+      this.sql(`INSERT INTO versions (model, version, format, artifact_key, size_bytes, sha256, created_at, signature, config, metadata)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(v.model, version, v.format, v.artifactKey, v.sizeBytes, v.sha256, createdAt,
+        JSON.stringify(v.signature), JSON.stringify(v.config), JSON.stringify(v.metadata));
+      return version;
+    });
+    return { ...v, version: insert.immediate(), createdAt };
+  }
+
+  async getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
+    const row = this.sql('SELECT * FROM versions WHERE model = ? AND version = ?').get(model, version) as VersionRow | undefined;
+    return row && toRecord(row);
+  }
+
+  async listVersions(model: string): Promise<VersionRecord[]> {
+    return (this.sql('SELECT * FROM versions WHERE model = ? ORDER BY version').all(model) as VersionRow[]).map(toRecord);
+  }
+
+  async deleteVersion(model: string, version: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const gone = this.sql('DELETE FROM versions WHERE model = ? AND version = ?').run(model, version).changes > 0;
+      const left = this.sql('SELECT COUNT(*) FROM versions WHERE model = ?').pluck().get(model) as number;
+      if (left === 0) this.sql('DELETE FROM models WHERE name = ?').run(model);
+      return gone;
+    }).immediate();
+  }
+
+  async setAlias(model: string, alias: string, version: number): Promise<void> {
+    this.sql('INSERT INTO aliases (model, alias, version) VALUES (?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version')
+      .run(model, alias, version);
+  }
+
+  async deleteAlias(model: string, alias: string): Promise<boolean> {
+    return this.sql('DELETE FROM aliases WHERE model = ? AND alias = ?').run(model, alias).changes > 0;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

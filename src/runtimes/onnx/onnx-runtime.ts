@@ -1,0 +1,98 @@
+// The only file in Ferry that imports onnxruntime-node (STYLE: native bindings in exactly one folder).
+import ort from 'onnxruntime-node';
+import { FerryError } from '../../core/errors.js';
+import type { DType, NamedTensors, Tensor } from '../../core/tensor.js';
+import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions, Signature, TensorSpec } from '../runtime.js';
+
+const ORT_TO_DTYPE: Readonly<Record<string, DType>> = {
+  bool: 'BOOL', uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
+  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
+  float16: 'FP16', float32: 'FP32', float64: 'FP64', string: 'BYTES',
+};
+const DTYPE_TO_ORT: Readonly<Record<DType, ort.Tensor.Type>> = {
+  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
+  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
+  FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+};
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+function specOf(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
+  if (!meta.isTensor) {
+    throw new FerryError('INVALID_ARGUMENT', `model value "${meta.name}" is not a tensor (sequences and maps are not served)`);
+  }
+  const dtype = ORT_TO_DTYPE[meta.type];
+  if (dtype === undefined) {
+    throw new FerryError('INVALID_ARGUMENT', `model value "${meta.name}" has element type ${meta.type}, which Ferry cannot serve`);
+  }
+  return { name: meta.name, dtype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+}
+
+function toOrt(t: Tensor): ort.Tensor {
+  const dims = t.shape as number[];
+  if (t.dtype === 'BYTES') {
+    // ONNX strings are UTF-8; ORT's node binding only takes JS strings.
+    return new ort.Tensor('string', (t.data as Uint8Array[]).map((b) => utf8Decoder.decode(b)), dims);
+  }
+  return new ort.Tensor(DTYPE_TO_ORT[t.dtype], t.data as Exclude<Tensor['data'], Uint8Array[]>, dims);
+}
+
+function fromOrt(v: ort.Tensor): Tensor {
+  const dtype = ORT_TO_DTYPE[v.type];
+  if (dtype === undefined) throw new FerryError('INTERNAL', `the model produced an unsupported tensor type ${v.type}`);
+  const data = dtype === 'BYTES' ? (v.data as string[]).map((s) => utf8.encode(s)) : (v.data as Tensor['data']);
+  return { dtype, shape: v.dims.slice(), data };
+}
+
+class OnnxModel implements LoadedModel {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly signature: Signature,
+  ) {}
+
+  async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = outputs && outputs.length > 0 ? await this.session.run(feeds, outputs as string[]) : await this.session.run(feeds);
+    } catch (err) {
+      // ORT's messages name the node and the shapes involved, which is what the caller needs to fix the input.
+      throw new FerryError('INVALID_ARGUMENT', `the model failed to run on this input: ${(err as Error).message}`, { cause: err });
+    }
+    const out: NamedTensors = {};
+    for (const [name, v] of Object.entries(result)) out[name] = fromOrt(v as ort.Tensor);
+    return out;
+  }
+
+  async unload(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export class OnnxRuntime implements Runtime {
+  readonly name = 'onnxruntime';
+
+  async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(artifact.path, {
+        intraOpNumThreads: options.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+    } catch (err) {
+      throw new FerryError('INVALID_ARGUMENT', `onnxruntime could not load the model: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const signature = { inputs: session.inputMetadata.map(specOf), outputs: session.outputMetadata.map(specOf) };
+      return new OnnxModel(session, signature);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// The admin API under /api: models, versions, uploads and aliases. Errors use the envelope
+// {"error": {"code", "message"}} with a stable code a program can branch on.
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { FerryError } from '../../core/errors.js';
+import { checkModelName, parseVersionRef } from '../../registry/names.js';
+import type { VersionRecord } from '../../registry/records.js';
+import { sendError, type ServerDeps } from '../app.js';
+
+interface NameParams { name: string }
+interface VersionParams { name: string; version: string }
+interface AliasParams { name: string; alias: string }
+
+const envelope = (e: FerryError) => ({ error: { code: e.code, message: e.message } });
+
+/** What the API shows of a version: everything but where the file sits in the store. */
+export function versionView(v: VersionRecord) {
+  const { artifactKey: _key, ...rest } = v;
+  return rest;
+}
+
+function versionNumber(ref: string): number {
+  const v = parseVersionRef(ref);
+  if (typeof v !== 'number') throw new FerryError('INVALID_ARGUMENT', `"${ref}" is not a version number; aliases are managed under /aliases`);
+  return v;
+}
+
+export async function adminRoutes(app: FastifyInstance, { deps }: { deps: ServerDeps }): Promise<void> {
+  const { registry, pool } = deps;
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, envelope));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(envelope(new FerryError('NOT_FOUND', `no admin route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`))));
+
+  const read = { config: { scope: 'read' as const } };
+  const admin = { config: { scope: 'admin' as const } };
+
+  app.get('/models', read, async () => ({ models: await registry.list() }));
+  app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
+    const m = await registry.model(request.params.name);
+    const versions = (await registry.meta.listVersions(m.name)).map((v) => ({ ...versionView(v), loaded: pool.isLoaded(v.model, v.version) }));
+    return { ...m, versions };
+  });
+  app.get<{ Params: VersionParams }>('/models/:name/versions/:version', read, async (request) => {
+    const v = await registry.resolve(request.params.name, request.params.version);
+    return { ...versionView(v), loaded: pool.isLoaded(v.model, v.version) };
+  });
+
+  // Uploads stream straight to the staging area whatever their content type (curl --data-binary sends
+  // application/x-www-form-urlencoded), so they get their own scope with a pass-through parser.
+  app.register(async (upload) => {
+    upload.removeAllContentTypeParsers();
+    upload.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    upload.post<{ Params: NameParams; Querystring: { config?: string; description?: string } }>('/models/:name/versions', admin, async (request, reply) => {
+      checkModelName(request.params.name);
+      let config: unknown = {};
+      if (request.query.config !== undefined) {
+        try {
+          config = JSON.parse(request.query.config);
+        } catch {
+          throw new FerryError('INVALID_ARGUMENT', 'query parameter "config" must be a JSON object, e.g. {"maxBatchSize": 32}');
+        }
+      }
+      const source = request.body as Readable | undefined;
+      if (!source) throw new FerryError('INVALID_ARGUMENT', 'send the .onnx file as the request body');
+      const metadata = { source: 'upload', ...(request.query.description ? { description: request.query.description } : {}) };
+      const v = await registry.push(request.params.name, source, { config: config as object, metadata });
+      return reply.code(201).send(versionView(v));
+    });
+  });
+
+  app.delete<{ Params: VersionParams }>('/models/:name/versions/:version', admin, async (request) => {
+    const { name } = request.params;
+    const version = versionNumber(request.params.version);
+    const rec = await registry.deleteVersion(name, version);
+    await pool.unload(name, version, 'deleted');
+    return { deleted: versionView(rec) };
+  });
+  app.delete<{ Params: NameParams }>('/models/:name', admin, async (request) => {
+    const removed = await registry.deleteModel(request.params.name);
+    await pool.unload(request.params.name, undefined, 'deleted');
+    return { deleted: removed.map(versionView) };
+  });
+
+  // Moving an alias loads the new version first, so requests that follow the alias never wait on a
+  // cold load or fail during the switch; the old version keeps serving what it already admitted.
+  app.put<{ Params: AliasParams; Body: { version?: unknown } }>('/models/:name/aliases/:alias', admin, async (request) => {
+    const { name, alias } = request.params;
+    const raw = request.body?.version;
+    if (!(typeof raw === 'number' || typeof raw === 'string')) throw new FerryError('INVALID_ARGUMENT', 'send {"version": N} with the version the alias should point at');
+    const version = versionNumber(String(raw));
+    const before = (await registry.model(name)).aliases[alias];
+    const rec = await registry.resolve(name, String(version));
+    await pool.acquire(rec);
+    await registry.setAlias(name, alias, version);
+    return { model: name, alias, version, previous: before ?? null };
+  });
+  app.delete<{ Params: AliasParams }>('/models/:name/aliases/:alias', admin, async (request) => {
+    await registry.deleteAlias(request.params.name, request.params.alias);
+    return { model: request.params.name, alias: request.params.alias, deleted: true };
+  });
+}

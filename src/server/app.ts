@@ -1,0 +1,94 @@
+// The HTTP server: fastify with one plugin per protocol (V2, admin API, metrics), each rendering its
+// own error envelope. Cross-cutting concerns live here once: request ids, access logs without
+// payloads, and the authorization seam every route passes through.
+import { randomBytes } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { FerryConfig } from '../core/config.js';
+import { FerryError } from '../core/errors.js';
+import type { Monitor } from '../monitor/monitor.js';
+import type { Registry } from '../registry/registry.js';
+import type { ModelPool } from '../scheduler/model-pool.js';
+import type { Authorizer, Scope } from '../security/authorizer.js';
+import { adminRoutes } from './admin/routes.js';
+import { kserveV2Routes } from './kserve-v2/routes.js';
+import { opsRoutes } from './ops-routes.js';
+
+export interface ServerDeps {
+  readonly config: FerryConfig;
+  readonly registry: Registry;
+  readonly pool: ModelPool;
+  readonly monitor: Monitor;
+  readonly authorizer: Authorizer;
+  readonly logger: Logger;
+  readonly version: string;
+  /** false while starting or draining; /v2/health/ready follows it */
+  readonly isReady: () => boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: Scope;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Maps any error to a FerryError: fastify's own (body too large, bad content type) keep their status. */
+export function toFerryError(err: unknown): FerryError {
+  if (err instanceof FerryError) return err;
+  const fe = err as FastifyError;
+  switch (fe.statusCode) {
+    case 413: return new FerryError('PAYLOAD_TOO_LARGE', `the request body is larger than the server's limit; ${fe.message}`);
+    case 415: return new FerryError('UNSUPPORTED_MEDIA_TYPE', fe.message);
+    case 400: return new FerryError('INVALID_ARGUMENT', fe.message);
+    case 404: return new FerryError('NOT_FOUND', fe.message);
+    case 503: return new FerryError('UNAVAILABLE', fe.message, { retryAfterSeconds: 1 });
+  }
+  return new FerryError('INTERNAL', 'internal error; the server log has the details under this request id', { cause: err });
+}
+
+/** Sends a FerryError with the status, Retry-After, and the envelope the protocol wants. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, envelope: (e: FerryError) => unknown): FastifyReply {
+  const e = toFerryError(err);
+  if (e.code === 'INTERNAL') request.log.error({ err: e.cause ?? e }, 'request failed');
+  if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
+  return reply.code(e.status).send(envelope(e));
+}
+
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const bootId = randomBytes(3).toString('hex');
+  let seq = 0;
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger at run time; the types differ only in optional fields.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.config.bodyLimitBytes,
+    // Answer 503 to new requests while SIGTERM drains the in-flight ones.
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${bootId}-${(++seq).toString(36)}`;
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const scope = request.routeOptions.config.scope ?? 'public';
+    const model = (request.params as { name?: string } | undefined)?.name;
+    await deps.authorizer.check({ headers: request.headers, ip: request.ip, scope, model });
+  });
+  // One access-log line per request: method, route, status, time. Never bodies or tensors.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+
+  app.register(kserveV2Routes, { prefix: '/v2', deps });
+  app.register(adminRoutes, { prefix: '/api', deps });
+  app.register(opsRoutes, { deps });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; the V2 API is under /v2, the admin API under /api` }));
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, (e) => ({ error: e.message })));
+  return app;
+}
