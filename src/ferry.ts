@@ -9,6 +9,7 @@ import type { FerryConfig } from './core/config.js';
 import { createLogger } from './monitor/logger.js';
 import { Monitor } from './monitor/monitor.js';
 import { importBuiltins } from './registry/builtin.js';
+import { CachedMetadataStore } from './registry/cached-store.js';
 import { FsArtifactStore } from './registry/fs/fs-artifact-store.js';
 import { Registry } from './registry/registry.js';
 import { SqliteMetadataStore } from './registry/sqlite/sqlite-store.js';
@@ -44,7 +45,7 @@ export class Ferry {
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
     mkdirSync(config.data, { recursive: true });
-    const meta = new SqliteMetadataStore(path.join(config.data, 'ferry.db'));
+    const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
     const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
     const runtime = opts.runtime ?? new OnnxRuntime();
     const defaults = config.batching;

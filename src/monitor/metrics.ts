@@ -25,21 +25,50 @@ export class Metrics {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
   }
 
+  /** prom-client hashes label values on every labels() call; the serving path binds them once per version. */
+  private readonly bound = new Map<string, ReturnType<Metrics['bind']>>();
+
+  private bind(model: string, version: string) {
+    return {
+      success: this.requests.labels(model, version, 'success'),
+      failure: this.requests.labels(model, version, 'failure'),
+      inferences: this.inferences.labels(model, version),
+      executions: this.executions.labels(model, version),
+      queueTime: this.queueTime.labels(model, version),
+      computeTime: this.computeTime.labels(model, version),
+      requestTime: this.requestTime.labels(model, version),
+      batchSize: this.batchSize.labels(model, version),
+    };
+  }
+
+  private of(model: string, version: number) {
+    const key = `${model}@${version}`;
+    let b = this.bound.get(key);
+    if (!b) {
+      b = this.bind(model, String(version));
+      this.bound.set(key, b);
+    }
+    return b;
+  }
+
   request(model: string, version: number, ok: boolean, totalMs: number, rows: number, timings?: Timings): void {
-    const v = String(version);
-    this.requests.labels(model, v, ok ? 'success' : 'failure').inc();
-    if (!ok) return;
-    this.inferences.labels(model, v).inc(rows);
-    this.requestTime.labels(model, v).observe(totalMs / 1000);
-    if (timings) this.queueTime.labels(model, v).observe(timings.queueMs / 1000);
+    const m = this.of(model, version);
+    if (!ok) {
+      m.failure.inc();
+      return;
+    }
+    m.success.inc();
+    m.inferences.inc(rows);
+    m.requestTime.observe(totalMs / 1000);
+    if (timings) m.queueTime.observe(timings.queueMs / 1000);
   }
 
   execution(model: string, version: number, r: ExecutionReport): void {
     if (!r.ok) return;
-    const v = String(version);
-    this.executions.labels(model, v).inc();
-    this.batchSize.labels(model, v).observe(r.batchSize);
-    this.computeTime.labels(model, v).observe((r.timings.inputMs + r.timings.inferMs + r.timings.outputMs) / 1000);
+    const m = this.of(model, version);
+    m.executions.inc();
+    m.batchSize.observe(r.batchSize);
+    m.computeTime.observe((r.timings.inputMs + r.timings.inferMs + r.timings.outputMs) / 1000);
   }
 
   text(): Promise<string> {

@@ -79,8 +79,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     const model = (request.params as { name?: string } | undefined)?.name;
     await deps.authorizer.check({ headers: request.headers, ip: request.ip, scope, model });
   });
-  // One access-log line per request: method, route, status, time. Never bodies or tensors.
+  // One access-log line per request: method, route, status, time — never bodies or tensors.
+  // Successful inference requests are logged only with logInferenceRequests: at MLP scale the line
+  // cost 8% of serving throughput, and their counts and latencies are in /metrics anyway.
+  const logAll = deps.config.logInferenceRequests;
   app.addHook('onResponse', async (request, reply) => {
+    if (!logAll && reply.statusCode < 400 && request.routeOptions.config.scope === 'infer') return;
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
 

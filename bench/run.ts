@@ -1,0 +1,13 @@
+// `npm run bench -- <name>`: runs one benchmark by name (all when none is given).
+import { benchServe } from './serve.js';
+
+const BENCHES: Record<string, () => Promise<void>> = { serve: benchServe };
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+  const run = BENCHES[name];
+  if (!run) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
+    process.exit(2);
+  }
+  await run();
+}

@@ -1,0 +1,84 @@
+// A MetadataStore that remembers reads. Resolving a model and version happens on every inference
+// request, and measured 10% of the CPU of the serving benchmark when it went to SQLite each time.
+// Writes through this store drop the model's entries, so one server always sees its own writes.
+// (Several replicas sharing PostgreSQL will need a change feed or a short TTL on top of this.)
+import type { MetadataStore } from './metadata-store.js';
+import type { ModelSummary, NewVersion, VersionRecord } from './records.js';
+
+export class CachedMetadataStore implements MetadataStore {
+  private readonly models = new Map<string, Promise<ModelSummary | undefined>>();
+  private readonly versions = new Map<string, Promise<VersionRecord | undefined>>();
+
+  constructor(private readonly inner: MetadataStore) {}
+
+  private forget(model: string): void {
+    this.models.delete(model);
+    for (const key of this.versions.keys()) if (key.startsWith(`${model}\u0000`)) this.versions.delete(key);
+  }
+
+  listModels(): Promise<ModelSummary[]> {
+    return this.inner.listModels();
+  }
+
+  getModel(name: string): Promise<ModelSummary | undefined> {
+    let p = this.models.get(name);
+    if (!p) {
+      p = this.inner.getModel(name);
+      // Misses are not kept: a name probed by a bad client must not grow the cache.
+      void p.then((m) => { if (!m) this.models.delete(name); }, () => this.models.delete(name));
+      this.models.set(name, p);
+    }
+    return p;
+  }
+
+  async addVersion(v: NewVersion): Promise<VersionRecord> {
+    try {
+      return await this.inner.addVersion(v);
+    } finally {
+      this.forget(v.model);
+    }
+  }
+
+  getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
+    const key = `${model}\u0000${version}`;
+    let p = this.versions.get(key);
+    if (!p) {
+      p = this.inner.getVersion(model, version);
+      void p.then((v) => { if (!v) this.versions.delete(key); }, () => this.versions.delete(key));
+      this.versions.set(key, p);
+    }
+    return p;
+  }
+
+  listVersions(model: string): Promise<VersionRecord[]> {
+    return this.inner.listVersions(model);
+  }
+
+  async deleteVersion(model: string, version: number): Promise<boolean> {
+    try {
+      return await this.inner.deleteVersion(model, version);
+    } finally {
+      this.forget(model);
+    }
+  }
+
+  async setAlias(model: string, alias: string, version: number): Promise<void> {
+    try {
+      await this.inner.setAlias(model, alias, version);
+    } finally {
+      this.forget(model);
+    }
+  }
+
+  async deleteAlias(model: string, alias: string): Promise<boolean> {
+    try {
+      return await this.inner.deleteAlias(model, alias);
+    } finally {
+      this.forget(model);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,184 @@
+// A JSON reader for V2 inference bodies that parses the numeric `data` arrays straight into a
+// Float64Array and leaves the small rest of the document to JSON.parse. JSON.parse of an MNIST-sized
+// request (784 numbers) measured 47 µs here, most of the JSON path's CPU; this reader is several times
+// faster on the numbers and gives bit-identical results: numbers it cannot convert exactly (long
+// mantissas, exponents) fall back to Number(), which is what JSON.parse uses.
+//
+// How: walk the body string by string (native indexOf finds the quotes), and when a "data" key is
+// followed by an array of numbers, parse that array here and put a placeholder object in its place.
+// Anything unusual (a string or literal in the array, bad number syntax) leaves the text as it was,
+// so JSON.parse sees it and reports the error exactly as it would have.
+import { randomBytes } from 'node:crypto';
+
+/** Flattened numbers of one `data` array, row-major. */
+export class NumericData {
+  constructor(readonly values: Float64Array) {}
+}
+
+// The placeholder key is random per process, so no client can forge a reference to another array.
+const TOKEN = `ferry-data-${randomBytes(8).toString('hex')}`;
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c;
+const LBRACE = 0x7b, RBRACE = 0x7d, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39;
+const MAX_NESTING = 32;
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+function skipSpace(b: Uint8Array, i: number): number {
+  while (i < b.length && isSpace(b[i]!)) i++;
+  return i;
+}
+
+/** Index just past the string that opens at `q`, or -1 when it never closes. */
+function stringEnd(b: Buffer, q: number): number {
+  let j = q + 1;
+  for (;;) {
+    const e = b.indexOf(QUOTE, j);
+    if (e < 0) return -1;
+    let slashes = 0;
+    for (let k = e - 1; k > q && b[k] === BACKSLASH; k--) slashes++;
+    if (slashes % 2 === 0) return e + 1;
+    j = e + 1;
+  }
+}
+
+const equals = (b: Buffer, start: number, end: number, text: string) =>
+  end - start === text.length && b.toString('latin1', start, end) === text;
+
+class NumberScanner {
+  private out = new Float64Array(1024);
+  n = 0;
+
+  /** `b` is a plain Uint8Array view: element reads on it stay monomorphic in this hot loop. */
+  constructor(private readonly b: Uint8Array, private readonly src: Buffer, private readonly float32: boolean) {}
+
+  private push(v: number): void {
+    if (this.n === this.out.length) {
+      const grown = new Float64Array(this.out.length * 2);
+      grown.set(this.out);
+      this.out = grown;
+    }
+    this.out[this.n++] = v;
+  }
+
+  result(): Float64Array {
+    return this.out.slice(0, this.n);
+  }
+
+  /** Parses an array (nested arrays allowed) of numbers at `i`; returns the index after it or -1. */
+  array(i: number, depth: number): number {
+    const b = this.b;
+    if (depth > MAX_NESTING) return -1;
+    i = skipSpace(b, i + 1);
+    if (b[i] === RBRACKET) return i + 1;
+    for (;;) {
+      i = b[i] === LBRACKET ? this.array(i, depth + 1) : this.number(i);
+      if (i < 0) return -1;
+      i = skipSpace(b, i);
+      const c = b[i];
+      if (c === RBRACKET) return i + 1;
+      if (c !== COMMA) return -1;
+      i = skipSpace(b, i + 1);
+    }
+  }
+
+  /** JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+  private number(start: number): number {
+    const b = this.b;
+    let i = start, c = b[i]!;
+    const neg = c === MINUS;
+    if (neg) c = b[++i]!;
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    let m = 0, digits = 0, scale = 0;
+    if (c === ZERO) {
+      c = b[++i]!;
+      if (c >= ZERO && c <= NINE) return -1; // leading zeros are not JSON
+    } else {
+      while (c >= ZERO && c <= NINE) {
+        m = m * 10 + (c - ZERO);
+        digits++;
+        c = b[++i]!;
+      }
+    }
+    if (c === DOT) {
+      c = b[++i]!;
+      if (!(c >= ZERO && c <= NINE)) return -1;
+      while (c >= ZERO && c <= NINE) {
+        m = m * 10 + (c - ZERO);
+        if (m !== 0) digits++;
+        scale++;
+        c = b[++i]!;
+      }
+    }
+    let exact = digits <= 15 && scale <= 22, exponent = false;
+    if (c === 0x65 || c === 0x45) {
+      c = b[++i]!;
+      if (c === PLUS || c === MINUS) c = b[++i]!;
+      if (!(c >= ZERO && c <= NINE)) return -1;
+      while (c >= ZERO && c <= NINE) c = b[++i]!;
+      exact = false;
+      exponent = true;
+    }
+    // m < 2^53 and 10^scale <= 10^22 are exact doubles, so one division rounds once: the correctly
+    // rounded value, as Number() gives (Clinger's fast path).
+    let v = scale === 0 ? m : m / (POW10[scale] ?? Infinity);
+    if (neg) v = -v;
+    if (!exact) {
+      // For FP32 the value is rounded to float32 afterwards. v is within a few double ulps of the
+      // exact value; if a float32 rounding boundary is not that close, both round the same way.
+      const safe = this.float32 && !exponent && digits <= 19 && scale <= 22 && Math.fround(v * (1 - 1e-13)) === Math.fround(v * (1 + 1e-13));
+      if (!safe) v = Number(this.src.toString('latin1', start, i));
+    }
+    this.push(v);
+    return i;
+  }
+}
+
+/**
+ * Parses a V2 request body. Numeric `data` arrays come back as NumericData; everything else is what
+ * JSON.parse returns. Throws JSON.parse's SyntaxError for invalid JSON.
+ */
+export function parseV2Json(body: Buffer): unknown {
+  const parts: string[] = [];
+  const arrays: NumericData[] = [];
+  let copied = 0, i = 0, datatype: string | null = null, prevKey: string | null = null;
+  const len = body.length;
+  const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  while (i < len) {
+    const q = body.indexOf(QUOTE, i);
+    if (q < 0) break;
+    // A brace between strings starts or ends an object: a datatype seen before it belongs elsewhere.
+    for (let k = i; k < q; k++) if (body[k] === LBRACE || body[k] === RBRACE) datatype = null;
+    const end = stringEnd(body, q);
+    if (end < 0) break;
+    const after = skipSpace(body, end);
+    const isKey = body[after] === COLON;
+    i = end;
+    if (!isKey) {
+      if (prevKey === 'datatype') datatype = body.toString('latin1', q + 1, end - 1);
+      prevKey = null;
+      continue;
+    }
+    prevKey = equals(body, q + 1, end - 1, 'datatype') ? 'datatype' : null;
+    if (!equals(body, q + 1, end - 1, 'data')) continue;
+    const open = skipSpace(body, after + 1);
+    if (body[open] !== LBRACKET) continue;
+    const first = body[skipSpace(body, open + 1)];
+    if (!(first === MINUS || (first !== undefined && first >= ZERO && first <= NINE) || first === LBRACKET)) continue;
+    const scanner = new NumberScanner(bytes, body, datatype === 'FP32');
+    const close = scanner.array(open, 0);
+    if (close < 0) continue; // not a plain numeric array: JSON.parse takes it as it is
+    parts.push(body.toString('utf8', copied, open), `{"${TOKEN}":${arrays.length}}`);
+    arrays.push(new NumericData(scanner.result()));
+    copied = i = close;
+  }
+  if (arrays.length === 0) return JSON.parse(body.toString('utf8'));
+  parts.push(body.toString('utf8', copied, len));
+  return JSON.parse(parts.join(''), function revive(this: unknown, _key, value: unknown) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const ref = (value as Record<string, unknown>)[TOKEN];
+      if (typeof ref === 'number' && Object.keys(value).length === 1) return arrays[ref];
+    }
+    return value;
+  });
+}
