@@ -28,6 +28,8 @@ export interface FerryConfig {
   intraOpThreads: number;
   /** register the pretrained models that ship with Ferry's npm dependencies on first start */
   builtinModels: boolean;
+  /** also write an access-log line for every successful inference request (failures are always logged) */
+  logInferenceRequests: boolean;
   /** how long SIGTERM waits for in-flight requests before exiting anyway */
   shutdownTimeoutMs: number;
   batching: BatchingDefaults;
@@ -44,6 +46,7 @@ export const DEFAULT_CONFIG: FerryConfig = {
   idleUnloadMs: 30 * 60 * 1000,
   intraOpThreads: 1,
   builtinModels: true,
+  logInferenceRequests: false,
   shutdownTimeoutMs: 30_000,
   batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, instances: 1, defaultTimeoutMs: 0 },
 };
@@ -62,6 +65,7 @@ const SCHEMA: Record<string, Kind> = {
   idleUnloadMs: int(0, 2 ** 31),
   intraOpThreads: int(1, 256),
   builtinModels: { type: 'bool' },
+  logInferenceRequests: { type: 'bool' },
   shutdownTimeoutMs: int(0, 600_000),
   'batching.maxBatchSize': int(0, 65536),
   'batching.maxQueueDelayMs': int(0, 60_000),
@@ -73,10 +77,11 @@ const SCHEMA: Record<string, Kind> = {
 /** FERRY_BATCHING_MAX_BATCH_SIZE <-> batching.maxBatchSize */
 export const envName = (key: string): string => 'FERRY_' + key.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 
-function check(key: string, value: unknown, source: string): unknown {
-  const kind = SCHEMA[key];
+/** `text` sources (environment, flags) carry every value as a string; a JSON file has real types. */
+function check(key: string, value: unknown, source: string, text: boolean): unknown {
+  const kind = Object.hasOwn(SCHEMA, key) ? SCHEMA[key] : undefined;
   if (!kind) throw new FerryError('INVALID_ARGUMENT', `${source}: unknown configuration key "${key}"; known keys: ${Object.keys(SCHEMA).join(', ')}`);
-  const fromText = typeof value === 'string' && source !== 'config file';
+  const fromText = text && typeof value === 'string';
   const bad = (want: string) => new FerryError('INVALID_ARGUMENT', `${source}: "${key}" must be ${want}; got ${JSON.stringify(value)}`);
   switch (kind.type) {
     case 'int': {
@@ -130,14 +135,14 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
       throw new FerryError('INVALID_ARGUMENT', `config file ${file} could not be read as JSON: ${(err as Error).message}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new FerryError('INVALID_ARGUMENT', `config file ${file} must hold a JSON object`);
-    for (const [k, v] of flatten(parsed as Record<string, unknown>)) setPath(config, k, check(k, v, 'config file'));
+    for (const [k, v] of flatten(parsed as Record<string, unknown>)) setPath(config, k, check(k, v, `config file ${file}`, false));
   }
   for (const key of Object.keys(SCHEMA)) {
     const v = env[envName(key)];
-    if (v !== undefined && v !== '') setPath(config, key, check(key, v, `environment variable ${envName(key)}`));
+    if (v !== undefined && v !== '') setPath(config, key, check(key, v, `environment variable ${envName(key)}`, true));
   }
   for (const [k, v] of Object.entries(sources.flags ?? {})) {
-    if (v !== undefined) setPath(config, k, check(k, v, `command-line flag for "${k}"`));
+    if (v !== undefined) setPath(config, k, check(k, v, `command-line flag for "${k}"`, true));
   }
   return config as unknown as FerryConfig;
 }

@@ -104,7 +104,7 @@ export class GraphBuilder {
     this.nodes.push({
       opType,
       name: options.name ?? `${opType}_${this.nodes.length}`,
-      domain: options.domain,
+      ...(options.domain === undefined ? {} : { domain: options.domain }),
       input: [...inputs],
       output: [...outputs],
       attribute: Object.entries(attrs).map(([name, value]) => ({ ...value, name })),

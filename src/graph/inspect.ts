@@ -9,6 +9,7 @@ import { int64ToNumber, fromMessage } from './convert.js';
 import { dtypeFromOnnx, onnxTypeName, OnnxDataType } from './dtypes.js';
 import { decodeFailure, foreignFormat, OnnxFormatError } from './errors.js';
 import { DataLocation, ValueInfoProtoType, type ValueInfoProto } from './onnx-proto.js';
+import { eachField, length, string, varint, type Reader } from './wire.js';
 
 export type OnnxValueKind = 'tensor' | 'sparse_tensor' | 'sequence' | 'map' | 'optional' | 'unknown';
 
@@ -40,8 +41,8 @@ export interface OnnxSummary {
 // Real models declare a handful of inputs, outputs and opsets; the cap bounds what a hostile file
 // can make us allocate.
 const MAX_GRAPH_VALUES = 10_000;
-
-type Reader = protobuf.Reader;
+// protoc's default recursion limit is 100 messages; a subgraph level is three (graph, node, attribute).
+const MAX_DEPTH = 100;
 
 /** Checks untrusted bytes and summarizes the model; throws OnnxFormatError saying what is wrong.
  *  Never throws anything else, whatever the bytes. */
@@ -90,7 +91,10 @@ function summarize(r: Reader): OnnxSummary {
   }
   const bad = opsets.find((o) => !(o.version > 0));
   if (bad) throw new OnnxFormatError(`opset_import for domain '${bad.domain || 'ai.onnx'}' has no version`);
-  return { irVersion, producerName, producerVersion, opsets, ...readGraph(r, graph.start, graph.end) };
+  const summary = { irVersion, producerName, producerVersion, opsets, ...readGraph(r, graph.start, graph.end) };
+  r.pos = 0;
+  refuseExternalData(r, r.len, 'ModelProto', 0);
+  return summary;
 }
 
 function readOpset(r: Reader, end: number): { domain: string; version: number } {
@@ -138,14 +142,8 @@ function readGraph(r: Reader, start: number, end: number): GraphSummary {
   r.pos = start;
   eachField(r, end, 'GraphProto', (field, wire, at) => {
     if (field !== 5) return false;
-    const tensor = readInitializer(r, length(r, wire, at, 'initializer'));
-    if (tensor.external) {
-      throw new OnnxFormatError(
-        `initializer '${tensor.name}' keeps its data in an external file, which an upload cannot include; ` +
-          're-save the model as one file (onnx.save_model(..., save_as_external_data=False))',
-      );
-    }
-    if (declaredNames.has(tensor.name)) initialized.add(tensor.name);
+    const name = readTensorName(r, length(r, wire, at, 'initializer'));
+    if (declaredNames.has(name)) initialized.add(name);
     initializerCount++;
     return true;
   });
@@ -183,16 +181,50 @@ function readNode(r: Reader, end: number): { opType: string; name: string } {
   return node;
 }
 
-function readInitializer(r: Reader, end: number): { name: string; external: boolean } {
-  const tensor = { name: '', external: false };
+function readTensorName(r: Reader, end: number): string {
+  let name = '';
   eachField(r, end, 'TensorProto', (field, wire, at) => {
-    if (field === 8) tensor.name = string(r, wire, at, 'name');
-    else if (field === 14) tensor.external ||= int64ToNumber(varint(r, wire, at, 'data_location')) === DataLocation.EXTERNAL;
-    else if (field === 13) { tensor.external = true; r.pos = length(r, wire, at, 'external_data'); }
-    else return false;
+    if (field !== 8) return false;
+    name = string(r, wire, at, 'name');
     return true;
   });
-  return tensor;
+  return name;
+}
+
+// Where tensors can hide: message kind -> field number -> kind of the embedded message.
+const HOLDS_TENSORS: Readonly<Record<string, Readonly<Record<number, string>>>> = {
+  ModelProto: { 7: 'GraphProto', 25: 'FunctionProto' },
+  GraphProto: { 1: 'NodeProto', 5: 'TensorProto', 15: 'SparseTensorProto' },
+  FunctionProto: { 7: 'NodeProto' },
+  NodeProto: { 5: 'AttributeProto' },
+  AttributeProto: { 5: 'TensorProto', 6: 'GraphProto', 10: 'TensorProto', 11: 'GraphProto', 22: 'SparseTensorProto', 23: 'SparseTensorProto' },
+  SparseTensorProto: { 1: 'TensorProto', 2: 'TensorProto' },
+};
+
+/** Refuses any tensor, at any depth (initializers, Constant attributes, subgraphs, functions),
+ *  whose data lives in another file. onnxruntime resolves such paths against the server's working
+ *  directory for a model loaded from bytes, so an upload could otherwise read the server's files. */
+function refuseExternalData(r: Reader, end: number, kind: string, depth: number): void {
+  if (depth > MAX_DEPTH) throw new OnnxFormatError(`not an ONNX model: subgraphs nested more than ${MAX_DEPTH} deep`);
+  let name = '';
+  let external = false;
+  eachField(r, end, kind, (field, wire, at) => {
+    const inner = HOLDS_TENSORS[kind]?.[field];
+    if (inner && wire === 2) refuseExternalData(r, length(r, wire, at, inner), inner, depth + 1);
+    else if (kind !== 'TensorProto') return false;
+    else if (field === 8) name = string(r, wire, at, 'name');
+    else if (field === 13) { r.pos = length(r, wire, at, 'external_data'); external = true; }
+    else if (field === 14) {
+      if (int64ToNumber(varint(r, wire, at, 'data_location')) === DataLocation.EXTERNAL) external = true;
+    } else return false;
+    return true;
+  });
+  if (external) {
+    throw new OnnxFormatError(
+      `tensor '${name}' keeps its data in an external file, which an upload cannot include; ` +
+        're-save the model as one file (onnx.save_model(..., save_as_external_data=False))',
+    );
+  }
 }
 
 function readValueInfo(r: Reader, end: number): ValueInfoProto {
@@ -211,45 +243,4 @@ function summarizeValue(v: ValueInfoProto): OnnxValueSummary {
     ? tensor.shape.dim.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue >= 0 ? d.dimValue : -1))
     : null;
   return { name: v.name ?? '', kind, elemType, dtype: kind === 'tensor' ? dtypeFromOnnx(elemType) : null, shape };
-}
-
-// --- wire-format walking ---------------------------------------------------------------------
-
-/** Calls `visit` for each field of the message that ends at `end`; fields it does not claim are skipped. */
-function eachField(r: Reader, end: number, message: string,
-  visit: (field: number, wire: number, at: number) => boolean): void {
-  while (r.pos < end) {
-    const at = r.pos;
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    if (field === 0) throw new OnnxFormatError(`not an ONNX model: invalid field number 0 in ${message} at byte ${at}`, { offset: at });
-    if (!visit(field, tag & 7, at)) r.skipType(tag & 7);
-    if (r.pos > end) {
-      throw new OnnxFormatError(`not an ONNX model: field ${field} at byte ${at} overruns its ${message}`, { offset: at });
-    }
-  }
-}
-
-function expectWire(wire: number, want: number, at: number, name: string): void {
-  if (wire !== want) {
-    throw new OnnxFormatError(`not an ONNX model: field ${name} at byte ${at} has wire type ${wire}, expected ${want}`, { offset: at });
-  }
-}
-
-function varint(r: Reader, wire: number, at: number, name: string): unknown {
-  expectWire(wire, 0, at, name);
-  return r.int64();
-}
-
-function string(r: Reader, wire: number, at: number, name: string): string {
-  expectWire(wire, 2, at, name);
-  return r.string();
-}
-
-/** Reads a length prefix; returns where the embedded message ends. */
-function length(r: Reader, wire: number, at: number, name: string): number {
-  expectWire(wire, 2, at, name);
-  const len = r.uint32();
-  if (r.pos + len > r.len) throw RangeError(`index out of range: ${name} needs ${len} bytes`);
-  return r.pos + len;
 }

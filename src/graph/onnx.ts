@@ -26,14 +26,20 @@ export function encodeModel(model: OnnxModel): Uint8Array {
     // fromObject names the offending field ("onnx.GraphProto.node: object expected").
     throw new TypeError(`cannot encode ONNX model: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return ModelProtoType.encode(message).finish();
+  const out = ModelProtoType.encode(message).finish();
+  // protobufjs hands back a Buffer in Node, small ones carved from Node's shared 8 KiB pool.
+  // Callers get a plain Uint8Array that owns its whole ArrayBuffer, so `bytes.buffer` is the model.
+  return out.byteLength === out.buffer.byteLength
+    ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+    : new Uint8Array(out);
 }
 
 /** Parses a model. Tensor raw_data in the result shares memory with `bytes`.
  *  Throws OnnxFormatError when the bytes are not a protobuf ModelProto at all. */
 export function decodeModel(bytes: Uint8Array): OnnxModel {
   if (bytes.length === 0) throw new OnnxFormatError('file is empty (0 bytes); send the .onnx model file itself');
-  const reader = protobuf.Reader.create(bytes);
+  // A plain view, so bytes fields come back as Uint8Array views whether or not the caller had a Buffer.
+  const reader = protobuf.Reader.create(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   let message: protobuf.Message;
   try {
     message = ModelProtoType.decode(reader);

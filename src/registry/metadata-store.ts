@@ -6,8 +6,8 @@ export interface MetadataStore {
   listModels(): Promise<ModelSummary[]>;
   getModel(name: string): Promise<ModelSummary | undefined>;
   /**
-   * Adds a version, creating the model if needed. Numbers start at 1 and are never reused for a model,
-   * even after a version is deleted, so "version 3" always means the same bytes.
+   * Adds a version, creating the model if needed. Numbers start at 1 and are never reused for a model
+   * name, even after a version or the whole model is deleted, so "version 3" always means the same bytes.
    */
   addVersion(v: NewVersion): Promise<VersionRecord>;
   getVersion(model: string, version: number): Promise<VersionRecord | undefined>;

@@ -1,5 +1,6 @@
 // Models, versions and aliases over a MetadataStore and an ArtifactStore. A new version becomes
 // visible only after its file was staged, parsed by Ferry's own ONNX reader and loaded by the runtime.
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { FerryError } from '../core/errors.js';
@@ -41,7 +42,9 @@ export class Registry {
     try {
       const signature = await this.check(staged.path, staged.sizeBytes);
       effectiveConfig(config, signature, this.options.defaults); // rejects e.g. batching a model that cannot batch
-      const key = `models/${name}/${staged.sha256.slice(0, 16)}-${Date.now().toString(36)}.onnx`;
+      // The random part keeps two versions with the same bytes from sharing one file, which deleting
+      // either of them would remove.
+      const key = `models/${name}/${staged.sha256.slice(0, 16)}-${randomBytes(6).toString('hex')}.onnx`;
       await this.artifacts.commit(staged, key);
       try {
         return await this.meta.addVersion({
@@ -57,7 +60,8 @@ export class Registry {
     }
   }
 
-  pushFile(name: string, file: string, opts: PushOptions = {}): Promise<VersionRecord> {
+  async pushFile(name: string, file: string, opts: PushOptions = {}): Promise<VersionRecord> {
+    checkModelName(name); // before a file descriptor is opened that a refused push would leave open
     return this.push(name, createReadStream(file), opts);
   }
 

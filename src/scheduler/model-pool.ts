@@ -38,6 +38,8 @@ const keyOf = (name: string, version: number) => `${name}@${version}`;
 export class ModelPool {
   private readonly loaded = new Map<string, Deployment>();
   private readonly loading = new Map<string, Promise<Deployment>>();
+  /** estimated bytes of loads in progress: counted against the budget so concurrent loads cannot overshoot it */
+  private reservedBytes = 0;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
 
@@ -85,17 +87,29 @@ export class ModelPool {
   private async load(record: VersionRecord): Promise<Deployment> {
     const { model: name, version } = record;
     const estimatedBytes = record.sizeBytes * 2;
-    await this.makeRoom(estimatedBytes);
+    await this.makeRoom(estimatedBytes); // reserves estimatedBytes
     let model: LoadedModel;
+    let config: EffectiveConfig;
     try {
-      const path = await this.registry.artifacts.localPath(record.artifactKey);
-      model = await this.runtime.load({ path, format: record.format }, { intraOpThreads: this.options.intraOpThreads });
-    } catch (err) {
-      this.monitor.metrics.modelLoads.labels(name, String(version), 'failure').inc();
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new FerryError('UNAVAILABLE', `model "${name}" version ${version} failed to load: ${msg}`, { cause: err, retryAfterSeconds: 5 });
+      try {
+        const path = await this.registry.artifacts.localPath(record.artifactKey);
+        model = await this.runtime.load({ path, format: record.format }, { intraOpThreads: this.options.intraOpThreads });
+      } catch (err) {
+        this.monitor.metrics.modelLoads.labels(name, String(version), 'failure').inc();
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new FerryError('UNAVAILABLE', `model "${name}" version ${version} failed to load: ${msg}`, { cause: err, retryAfterSeconds: 5 });
+      }
+      try {
+        config = effectiveConfig(record.config, model.signature, this.options.defaults);
+      } catch (err) {
+        // the native session would otherwise stay allocated with nothing pointing at it
+        await model.unload();
+        this.monitor.metrics.modelLoads.labels(name, String(version), 'failure').inc();
+        throw err;
+      }
+    } finally {
+      this.reservedBytes -= estimatedBytes;
     }
-    const config = effectiveConfig(record.config, model.signature, this.options.defaults);
     const batcher = new DynamicBatcher((inputs) => model.infer(inputs), config, this.clock, (r) => this.monitor.execution(name, version, r));
     const dep: Deployment = { record, model, batcher, config, estimatedBytes, lastUsed: this.clock.now() };
     this.loaded.set(keyOf(name, version), dep);
@@ -104,23 +118,35 @@ export class ModelPool {
     return dep;
   }
 
-  /** Evicts idle versions, least recently used first, until `bytes` more fit in the budget. */
+  /**
+   * Evicts idle versions, least recently used first, until `bytes` more fit in the budget, then reserves
+   * them (the caller releases the reservation once the load has finished or failed).
+   */
   private async makeRoom(bytes: number): Promise<void> {
     const budget = this.options.memoryBudgetBytes;
-    if (budget <= 0) return;
-    const used = () => [...this.loaded.values()].reduce((n, d) => n + d.estimatedBytes, 0);
-    const candidates = [...this.loaded.values()].filter((d) => !d.batcher.busy).sort((a, b) => a.lastUsed - b.lastUsed);
-    while (used() + bytes > budget && candidates.length > 0) {
-      const d = candidates.shift()!;
-      await this.unload(d.record.model, d.record.version, 'evicted');
+    if (budget > 0) {
+      const used = () => [...this.loaded.values()].reduce((n, d) => n + d.estimatedBytes, this.reservedBytes);
+      const candidates = [...this.loaded.values()].filter((d) => !d.batcher.busy).sort((a, b) => a.lastUsed - b.lastUsed);
+      while (used() + bytes > budget && candidates.length > 0) {
+        const d = candidates.shift()!;
+        // it may have been unloaded, or have taken a request, while an earlier eviction was awaited
+        if (this.loaded.get(keyOf(d.record.model, d.record.version)) !== d || d.batcher.busy) continue;
+        await this.unload(d.record.model, d.record.version, 'evicted');
+      }
+      // A model larger than the whole budget still loads when nothing else is in memory or loading.
+      if (used() + bytes > budget && (this.loaded.size > 0 || this.reservedBytes > 0)) {
+        throw new FerryError('UNAVAILABLE', `loading this model needs about ${bytes} bytes but the memory budget of ${budget} bytes is taken by models that are busy or loading; retry shortly or raise memoryBudgetBytes`, { retryAfterSeconds: 5 });
+      }
     }
-    if (used() + bytes > budget && this.loaded.size > 0) {
-      throw new FerryError('UNAVAILABLE', `loading this model needs about ${bytes} bytes but the memory budget of ${budget} bytes is taken by models that are busy; retry shortly or raise memoryBudgetBytes`, { retryAfterSeconds: 5 });
-    }
+    this.reservedBytes += bytes;
   }
 
   /** Unloads one version (or every loaded version of a model) once the work it admitted has finished. */
   async unload(name: string, version: number | undefined, reason: UnloadReason): Promise<number> {
+    // A load in progress would finish after this call and leave the version in memory: wait for it.
+    const prefix = version === undefined ? `${name}@` : keyOf(name, version);
+    const pending = [...this.loading].filter(([key]) => (version === undefined ? key.startsWith(prefix) : key === prefix));
+    if (pending.length > 0) await Promise.all(pending.map(([, p]) => p.catch(() => undefined)));
     const targets = [...this.loaded.values()].filter((d) => d.record.model === name && (version === undefined || d.record.version === version));
     for (const d of targets) {
       this.loaded.delete(keyOf(d.record.model, d.record.version));

@@ -64,6 +64,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
+    // Model names may be 128 characters; fastify's default of 100 would answer 414 before our checks.
+    maxParamLength: 256,
     // Answer 503 to new requests while SIGTERM drains the in-flight ones.
     return503OnClosing: true,
     requestIdHeader: false,

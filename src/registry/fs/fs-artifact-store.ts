@@ -11,6 +11,8 @@ import type { ArtifactStore, StagedArtifact } from '../artifact-store.js';
 
 export class FsArtifactStore implements ArtifactStore {
   private readonly staging: string;
+  /** staged files this process has not yet committed or discarded: sweepStaging must leave them */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly root: string) {
     this.staging = path.join(root, '.staging');
@@ -28,6 +30,7 @@ export class FsArtifactStore implements ArtifactStore {
   async stage(source: AsyncIterable<Uint8Array>, limitBytes: number): Promise<StagedArtifact> {
     await mkdir(this.staging, { recursive: true });
     const file = path.join(this.staging, `${randomUUID()}.part`);
+    this.inFlight.add(file);
     const hash = createHash('sha256');
     let size = 0;
     const meter = new Transform({
@@ -41,10 +44,15 @@ export class FsArtifactStore implements ArtifactStore {
         done(null, chunk);
       },
     });
+    const out = createWriteStream(file, { flags: 'wx' });
     try {
-      await pipeline(source, meter, createWriteStream(file, { flags: 'wx' }));
+      await pipeline(source, meter, out);
     } catch (err) {
+      // pipeline settles before the destroyed write stream has closed, and one destroyed while still
+      // opening creates its file after that: removing the file any earlier can leave it behind.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(file, { force: true });
+      this.inFlight.delete(file);
       if (err instanceof FerryError) throw err;
       throw new FerryError('INVALID_ARGUMENT', `the upload did not complete (${(err as Error).message}); nothing was stored, send the file again`, { cause: err });
     }
@@ -53,12 +61,16 @@ export class FsArtifactStore implements ArtifactStore {
 
   async commit(staged: StagedArtifact, key: string): Promise<void> {
     const dest = this.fileOf(key);
+    // A key names immutable bytes: rename would silently replace a file another version still uses.
+    if (await this.exists(key)) throw new FerryError('ALREADY_EXISTS', `artifact ${key} already exists; artifacts are never overwritten`);
     await mkdir(path.dirname(dest), { recursive: true });
     await rename(staged.path, dest);
+    this.inFlight.delete(staged.path);
   }
 
   async discard(staged: StagedArtifact): Promise<void> {
     await rm(staged.path, { force: true });
+    this.inFlight.delete(staged.path);
   }
 
   async localPath(key: string): Promise<string> {
@@ -84,6 +96,10 @@ export class FsArtifactStore implements ArtifactStore {
   }
 
   async sweepStaging(): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
+    const names = await readdir(this.staging).catch(() => []);
+    for (const n of names) {
+      const file = path.join(this.staging, n);
+      if (!this.inFlight.has(file)) await rm(file, { recursive: true, force: true });
+    }
   }
 }

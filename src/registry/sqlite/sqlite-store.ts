@@ -2,6 +2,7 @@
 // better-sqlite3 is synchronous; each call is a few microseconds on this metadata, so the async
 // interface just wraps it (PostgreSQL will need the async shape for real).
 import Database from 'better-sqlite3';
+import { FerryError } from '../../core/errors.js';
 import type { MetadataStore } from '../metadata-store.js';
 import type { ModelSummary, NewVersion, VersionRecord } from '../records.js';
 
@@ -95,6 +96,10 @@ export class SqliteMetadataStore implements MetadataStore {
     const createdAt = this.now().toISOString();
     const insert = this.db.transaction((): number => {
       this.sql('INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)').run(v.model, createdAt);
+      // A model whose versions were all deleted is kept as a row holding next_version, so its numbers are
+      // never handed out again; coming back, it counts as created now.
+      const live = this.sql('SELECT COUNT(*) FROM versions WHERE model = ?').pluck().get(v.model) as number;
+      if (live === 0) this.sql('UPDATE models SET created_at = ? WHERE name = ?').run(createdAt, v.model);
       const version = this.sql('SELECT next_version FROM models WHERE name = ?').pluck().get(v.model) as number;
       this.sql('UPDATE models SET next_version = ? WHERE name = ?').run(version + 1, v.model);
       this.sql(`INSERT INTO versions (model, version, format, artifact_key, size_bytes, sha256, created_at, signature, config, metadata)
@@ -115,15 +120,13 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteVersion(model: string, version: number): Promise<boolean> {
-    return this.db.transaction((): boolean => {
-      const gone = this.sql('DELETE FROM versions WHERE model = ? AND version = ?').run(model, version).changes > 0;
-      const left = this.sql('SELECT COUNT(*) FROM versions WHERE model = ?').pluck().get(model) as number;
-      if (left === 0) this.sql('DELETE FROM models WHERE name = ?').run(model);
-      return gone;
-    }).immediate();
+    // Aliases go with the version (ON DELETE CASCADE). The models row stays so that its next_version
+    // survives: listModels and getModel hide a model with no versions left.
+    return this.sql('DELETE FROM versions WHERE model = ? AND version = ?').run(model, version).changes > 0;
   }
 
   async setAlias(model: string, alias: string, version: number): Promise<void> {
+    if (!(await this.getVersion(model, version))) throw new FerryError('NOT_FOUND', `model "${model}" has no version ${version} to point alias "${alias}" at`);
     this.sql('INSERT INTO aliases (model, alias, version) VALUES (?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version')
       .run(model, alias, version);
   }
