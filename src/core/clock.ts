@@ -18,7 +18,8 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
+    // Node fires delays above 2^31 - 1 ms after 1 ms; clamp so a "very long" timeout stays long.
+    const t = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
     t.unref();
     return { id: t };
   },

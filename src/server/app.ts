@@ -35,22 +35,25 @@ declare module 'fastify' {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Maps any error to a FerryError: fastify's own (body too large, bad content type) keep their status. */
-export function toFerryError(err: unknown): FerryError {
+export function toFerryError(err: unknown, bodyLimitBytes?: number): FerryError {
   if (err instanceof FerryError) return err;
   const fe = err as FastifyError;
-  switch (fe.statusCode) {
-    case 413: return new FerryError('PAYLOAD_TOO_LARGE', `the request body is larger than the server's limit; ${fe.message}`);
-    case 415: return new FerryError('UNSUPPORTED_MEDIA_TYPE', fe.message);
-    case 400: return new FerryError('INVALID_ARGUMENT', fe.message);
-    case 404: return new FerryError('NOT_FOUND', fe.message);
-    case 503: return new FerryError('UNAVAILABLE', fe.message, { retryAfterSeconds: 1 });
+  const status = fe.statusCode ?? 500;
+  if (status === 413) {
+    const limit = bodyLimitBytes === undefined ? '' : ` of ${bodyLimitBytes} bytes`;
+    return new FerryError('PAYLOAD_TOO_LARGE', `the request body is larger than the server's limit${limit}; send less data per request or raise bodyLimitBytes`);
   }
+  if (status === 415) return new FerryError('UNSUPPORTED_MEDIA_TYPE', `${fe.message}; send the Content-Type of the body, e.g. application/json`);
+  if (status === 404) return new FerryError('NOT_FOUND', fe.message);
+  if (status === 503) return new FerryError('UNAVAILABLE', fe.message, { retryAfterSeconds: 1 });
+  // Any other client error fastify raises (bad Content-Length, malformed headers) is the client's to fix.
+  if (status >= 400 && status < 500) return new FerryError('INVALID_ARGUMENT', fe.message);
   return new FerryError('INTERNAL', 'internal error; the server log has the details under this request id', { cause: err });
 }
 
 /** Sends a FerryError with the status, Retry-After, and the envelope the protocol wants. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, envelope: (e: FerryError) => unknown): FastifyReply {
-  const e = toFerryError(err);
+  const e = toFerryError(err, request.routeOptions.bodyLimit ?? request.server.initialConfig.bodyLimit);
   if (e.code === 'INTERNAL') request.log.error({ err: e.cause ?? e }, 'request failed');
   if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
   return reply.code(e.status).send(envelope(e));
@@ -65,7 +68,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
     // Model names may be 128 characters; fastify's default of 100 would answer 414 before our checks.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Answer 503 to new requests while SIGTERM drains the in-flight ones.
     return503OnClosing: true,
     requestIdHeader: false,

@@ -16,7 +16,7 @@ const DTYPE_TO_ORT: Readonly<Record<DType, ort.Tensor.Type>> = {
 };
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 function specOf(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
   if (!meta.isTensor) {
@@ -32,8 +32,19 @@ function specOf(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
 function toOrt(t: Tensor): ort.Tensor {
   const dims = t.shape as number[];
   if (t.dtype === 'BYTES') {
-    // ONNX strings are UTF-8; ORT's node binding only takes JS strings.
-    return new ort.Tensor('string', (t.data as Uint8Array[]).map((b) => utf8Decoder.decode(b)), dims);
+    // ONNX strings are UTF-8 and ORT's node binding takes JS strings, which it cuts at a NUL byte:
+    // refuse what would not survive the trip instead of changing it silently.
+    const strings = (t.data as Uint8Array[]).map((b, i) => {
+      let s: string;
+      try {
+        s = utf8Decoder.decode(b);
+      } catch {
+        throw new FerryError('INVALID_ARGUMENT', `BYTES element ${i} is not valid UTF-8; this model takes ONNX strings, which must be UTF-8 text`);
+      }
+      if (s.includes('\0')) throw new FerryError('INVALID_ARGUMENT', `BYTES element ${i} contains a NUL byte, which ONNX strings cannot hold`);
+      return s;
+    });
+    return new ort.Tensor('string', strings, dims);
   }
   return new ort.Tensor(DTYPE_TO_ORT[t.dtype], t.data as Exclude<Tensor['data'], Uint8Array[]>, dims);
 }
@@ -53,11 +64,12 @@ class OnnxModel implements LoadedModel {
 
   async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
     let result: ort.InferenceSession.ReturnType;
     try {
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
       result = outputs && outputs.length > 0 ? await this.session.run(feeds, outputs as string[]) : await this.session.run(feeds);
     } catch (err) {
+      if (err instanceof FerryError) throw err;
       // ORT's messages name the node and the shapes involved, which is what the caller needs to fix the input.
       throw new FerryError('INVALID_ARGUMENT', `the model failed to run on this input: ${(err as Error).message}`, { cause: err });
     }
@@ -82,7 +94,8 @@ export class OnnxRuntime implements Runtime {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
+        // 4 = fatal only: run errors reach the client and our log as FerryErrors, not native stderr.
+        logSeverityLevel: 4,
       });
     } catch (err) {
       throw new FerryError('INVALID_ARGUMENT', `onnxruntime could not load the model: ${(err as Error).message}`, { cause: err });

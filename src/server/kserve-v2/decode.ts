@@ -3,6 +3,7 @@
 // a shape or a type it has not checked.
 import { FerryError } from '../../core/errors.js';
 import { DTYPES, elementCount, fromBytes, isDType, type DType, type Tensor, type TensorData } from '../../core/tensor.js';
+import { MAX_PRIORITY } from '../../scheduler/batcher.js';
 
 export interface RequestedOutput {
   readonly name: string;
@@ -22,10 +23,39 @@ export interface InferRequest {
 
 const MAX_RANK = 16;
 const MAX_ELEMENTS = 2 ** 31 - 1;
+// Node's timers fire after 1 ms for any delay above 2^31 - 1 ms (about 24.8 days), so a longer
+// timeout would turn into an instant 504. Anything that long means "no practical limit": clamp it.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const utf8 = new TextEncoder();
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A short preview of a request value for an error message. Never throws: JSON.parse accepts arrays
+ *  nested 100,000 deep, and JSON.stringify overflows the stack on them. */
+function show(v: unknown, max = 50): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    text = undefined;
+  }
+  text ??= Array.isArray(v) ? 'a deeply nested array' : typeof v;
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/**
+ * Reads the Inference-Header-Content-Length header: absent means a plain JSON body. Only decimal
+ * digits are accepted, so "", "0x10" or "1e3" get a message about the header instead of a JSON error.
+ */
+export function parseHeaderLength(raw: string | string[] | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = Array.isArray(raw) ? raw.join(',') : raw;
+  if (!/^\s*[0-9]{1,15}\s*$/.test(text)) {
+    throw bad(`Inference-Header-Content-Length must be the byte length of the JSON part as a decimal integer; got ${JSON.stringify(text.slice(0, 50))}`);
+  }
+  return Number(text);
+}
 
 /**
  * Decodes a request body. `headerLength` is the Inference-Header-Content-Length header when present:
@@ -85,12 +115,14 @@ function decodeParsed(req: unknown, binary: Buffer | undefined): InferRequest {
 function scheduleParams(p: Record<string, unknown>): { priority?: number; timeoutMs?: number } {
   const out: { priority?: number; timeoutMs?: number } = {};
   if (p.priority !== undefined) {
-    if (!Number.isInteger(p.priority) || (p.priority as number) < 0) throw bad(`parameters.priority must be a non-negative integer (1 = highest, 0 = default); got ${JSON.stringify(p.priority)}`);
+    if (!Number.isInteger(p.priority) || (p.priority as number) < 0 || (p.priority as number) > MAX_PRIORITY) {
+      throw bad(`parameters.priority must be an integer from 0 to ${MAX_PRIORITY} (1 = highest, 0 = the default level); got ${show(p.priority)}`);
+    }
     out.priority = p.priority as number;
   }
   if (p.timeout !== undefined) {
-    if (!Number.isInteger(p.timeout) || (p.timeout as number) <= 0) throw bad(`parameters.timeout must be a positive integer number of microseconds; got ${JSON.stringify(p.timeout)}`);
-    out.timeoutMs = Math.max(1, Math.ceil((p.timeout as number) / 1000));
+    if (!Number.isInteger(p.timeout) || (p.timeout as number) <= 0) throw bad(`parameters.timeout must be a positive integer number of microseconds; got ${show(p.timeout)}`);
+    out.timeoutMs = Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil((p.timeout as number) / 1000)));
   }
   return out;
 }
@@ -100,7 +132,7 @@ function decodeInput(input: unknown, i: number, binary: Buffer | undefined, curs
   const { name, shape, datatype, data, parameters } = input;
   if (typeof name !== 'string' || name === '') throw bad(`inputs[${i}].name must be a non-empty string`);
   const where = `input "${name.slice(0, 100)}"`;
-  if (!isDType(datatype)) throw bad(`${where}: datatype ${JSON.stringify(datatype)} is not a V2 datatype; use one of ${Object.keys(DTYPES).join(', ')}`);
+  if (!isDType(datatype)) throw bad(`${where}: datatype ${show(datatype)} is not a V2 datatype; use one of ${Object.keys(DTYPES).join(', ')}`);
   const dims = checkShape(shape, where);
   const count = elementCount(dims);
   const p = parameters === undefined ? {} : parameters;
@@ -109,7 +141,7 @@ function decodeInput(input: unknown, i: number, binary: Buffer | undefined, curs
   if (p.binary_data_size !== undefined) {
     const size = p.binary_data_size;
     if (!binary) throw bad(`${where} has binary_data_size but the request has no Inference-Header-Content-Length header and binary section`);
-    if (!Number.isInteger(size) || (size as number) < 0) throw bad(`${where}: binary_data_size must be a non-negative integer; got ${JSON.stringify(size)}`);
+    if (!Number.isInteger(size) || (size as number) < 0) throw bad(`${where}: binary_data_size must be a non-negative integer; got ${show(size)}`);
     if (data !== undefined) throw bad(`${where} has both "data" and binary_data_size; send one`);
     const n = size as number;
     if (cursor.offset + n > binary.length) {
@@ -128,9 +160,11 @@ function checkShape(shape: unknown, where: string): number[] {
   if (shape.length > MAX_RANK) throw bad(`${where}: shape has ${shape.length} dimensions; at most ${MAX_RANK} are allowed`);
   let count = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw bad(`${where}: shape must hold non-negative integers; got ${JSON.stringify(shape).slice(0, 200)}`);
+    if (!Number.isInteger(d) || d < 0) throw bad(`${where}: shape must hold non-negative integers; got ${show(shape, 200)}`);
     count *= d;
-    if (count > MAX_ELEMENTS) throw bad(`${where}: shape ${JSON.stringify(shape).slice(0, 200)} has more than ${MAX_ELEMENTS} elements`);
+    // Each dimension is bounded on its own too: after a 0, [0, 1e300] has no elements, yet the
+    // runtime still has to accept 1e300 as a dimension (onnxruntime throws on it).
+    if (count > MAX_ELEMENTS || d > MAX_ELEMENTS) throw bad(`${where}: shape ${show(shape, 200)} has more than ${MAX_ELEMENTS} elements or a dimension larger than that`);
   }
   return shape as number[];
 }
@@ -149,6 +183,10 @@ function fromBinary(dtype: DType, dims: number[], count: number, bytes: Buffer, 
   }
   if (bytes.length !== count * size) {
     throw bad(`${where}: shape ${JSON.stringify(dims)} of ${dtype} needs ${count * size} bytes but binary_data_size is ${bytes.length}`);
+  }
+  if (dtype === 'BOOL') {
+    const j = bytes.findIndex((b) => b > 1);
+    if (j >= 0) throw bad(`${where}: BOOL element ${j} is byte ${bytes[j]}; BOOL bytes must be 0 (false) or 1 (true)`);
   }
   return fromBytes(dtype, bytes);
 }
@@ -172,13 +210,15 @@ function fromJson(dtype: DType, count: number, data: unknown, where: string): Te
   if (!Array.isArray(data)) throw bad(`${where}: data must be an array`);
   const flat = flatten(data, where);
   if (flat.length !== count) throw bad(`${where}: shape needs ${count} elements but data has ${flat.length}`);
-  const elemErr = (j: number, want: string) => bad(`${where}: data[${j}] must be ${want}; got ${JSON.stringify(flat[j])?.slice(0, 50)}`);
+  const elemErr = (j: number, want: string) => bad(`${where}: data[${j}] must be ${want}; got ${show(flat[j])}`);
   switch (info.kind) {
     case 'float': {
       const out = new info.ctor!(count) as Float32Array | Float64Array;
+      const fp32 = dtype === 'FP32';
       for (let j = 0; j < count; j++) {
         const v = flat[j];
-        if (typeof v !== 'number') throw elemErr(j, 'a number');
+        // JSON has no Infinity; a number beyond FP32's range would silently become one.
+        if (typeof v !== 'number' || (fp32 && !Number.isFinite(Math.fround(v)))) throw elemErr(j, `a number${fp32 ? ' within FP32 range (±3.4e38)' : ''}`);
         out[j] = v;
       }
       return out;

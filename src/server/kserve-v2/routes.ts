@@ -6,7 +6,7 @@ import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { parseVersionRef } from '../../registry/names.js';
 import { checkInputs, checkOutputs } from '../../tasks/tensor.js';
 import { sendError, type ServerDeps } from '../app.js';
-import { decodeInferRequest } from './decode.js';
+import { decodeInferRequest, parseHeaderLength } from './decode.js';
 import { encodeInferResponse } from './encode.js';
 
 interface ModelParams { name: string; version?: string }
@@ -56,10 +56,9 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { name, version } = request.params;
     const started = performance.now();
-    const headerLength = request.headers[HEADER_LENGTH];
     const body = request.body as Buffer | undefined;
     if (!body || body.length === 0) throw new FerryError('INVALID_ARGUMENT', 'the request body is empty; send a V2 inference request {"inputs": [...]}');
-    const req = decodeInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
+    const req = decodeInferRequest(body, parseHeaderLength(request.headers[HEADER_LENGTH]));
     const rec = await registry.resolve(name, version);
     checkInputs(rec.signature, req.inputs);
     if (req.outputs) checkOutputs(rec.signature, req.outputs.map((o) => o.name));
@@ -69,6 +68,9 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
+    // The connection may have closed while the body was decoded or the model resolved: 'close' has
+    // fired already and will not fire again.
+    if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
     let result;
     try {
       result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, signal: abort.signal });
@@ -89,16 +91,20 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
   app.post('/models/:name/infer', inferOpts, infer);
   app.post('/models/:name/versions/:version/infer', inferOpts, infer);
 
-  // statistics extension
+  // statistics extension. Every registered version has statistics, zero until it serves, with the
+  // same fields as a busy one so a client written for Triton never meets a missing key.
+  const zero = () => ({ count: 0, ns: 0 });
+  const statsOf = (name: string, versions: readonly number[]) => versions.map((ver) => monitor.stats.toJSON(name, ver)[0] ?? {
+    name, version: String(ver), last_inference: 0, inference_count: 0, execution_count: 0,
+    inference_stats: { success: zero(), fail: zero(), queue: zero(), compute_input: zero(), compute_infer: zero(), compute_output: zero() },
+    batch_stats: [],
+  });
   const stats = async (request: FastifyRequest<{ Params: Partial<ModelParams> }>) => {
     const { name, version } = request.params;
-    if (name === undefined) return { model_stats: monitor.stats.toJSON() };
+    if (name === undefined) return { model_stats: (await registry.list()).flatMap((m) => statsOf(m.name, m.versions)) };
     const m = await registry.model(name);
-    const v = version === undefined ? undefined : (await registry.resolve(name, version)).version;
-    const found = monitor.stats.toJSON(name, v);
-    if (found.length > 0) return { model_stats: found };
-    // A model that has served nothing yet still has (zero) statistics.
-    return { model_stats: (v === undefined ? m.versions : [v]).map((ver) => ({ name, version: String(ver), last_inference: 0, inference_count: 0, execution_count: 0, inference_stats: {}, batch_stats: [] })) };
+    const versions = version === undefined ? m.versions : [(await registry.resolve(name, version)).version];
+    return { model_stats: statsOf(name, versions) };
   };
   app.get('/models/stats', { config: { scope: 'metrics' } }, stats);
   app.get('/models/:name/stats', { config: { scope: 'metrics' } }, stats);
