@@ -3,6 +3,7 @@
 // only while neither a full nor a preferred batch can be formed; a bounded queue rejects instead of
 // growing; priority levels are FIFO within a level; per-request timeouts; queued work whose client
 // went away is dropped.
+import type { Cancellation } from '../core/cancel.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import type { NamedTensors } from '../core/tensor.js';
@@ -28,7 +29,8 @@ export interface SubmitOptions {
   /** 1 is the highest level; 0 or absent means DEFAULT_PRIORITY (the V2 schedule_policy convention) */
   readonly priority?: number;
   readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
+  /** cancelling drops the request if it has not started */
+  readonly cancellation?: Cancellation;
 }
 
 /** Where the time of one request went, in milliseconds, as Triton's statistics split it. */
@@ -100,7 +102,7 @@ export class DynamicBatcher {
     if (this.closedReason !== undefined) {
       return Promise.reject(new FerryError('UNAVAILABLE', this.closedReason, { retryAfterSeconds: 1 }));
     }
-    if (opts.signal?.aborted) return Promise.reject(cancelled());
+    if (opts.cancellation?.cancelled) return Promise.reject(cancelled());
     const batching = this.options.maxBatchSize > 0;
     let rows: number, level: number;
     try {
@@ -125,12 +127,7 @@ export class DynamicBatcher {
       if (timeoutMs > 0) {
         item.timer = this.clock.setTimeout(() => this.drop(item, new FerryError('DEADLINE_EXCEEDED', `the request waited ${timeoutMs} ms in the queue without starting; raise its timeout or retry later`)), timeoutMs);
       }
-      if (opts.signal) {
-        const signal = opts.signal;
-        const onAbort = () => this.drop(item, cancelled());
-        signal.addEventListener('abort', onAbort, { once: true });
-        item.detach = () => signal.removeEventListener('abort', onAbort);
-      }
+      if (opts.cancellation) item.detach = opts.cancellation.onCancel(() => this.drop(item, cancelled()));
       let q = this.levels.get(level);
       if (!q) {
         q = [];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Cancellation } from '../../src/core/cancel.js';
 import { FerryError } from '../../src/core/errors.js';
 import type { NamedTensors } from '../../src/core/tensor.js';
 import { DynamicBatcher, type BatcherOptions, type ExecutionReport } from '../../src/scheduler/batcher.js';
@@ -171,10 +172,10 @@ describe('DynamicBatcher', () => {
     const b = new DynamicBatcher(m.execute, OPTS, clock);
     const running = b.submit(row(0));
     await settle();
-    const ac = new AbortController();
-    const gone = b.submit(row(1), { signal: ac.signal });
+    const ac = new Cancellation();
+    const gone = b.submit(row(1), { cancellation: ac });
     const stays = b.submit(row(2));
-    ac.abort();
+    ac.cancel();
     await assert.rejects(gone, (e: FerryError) => e.code === 'CANCELLED');
     await m.release();
     await m.release();

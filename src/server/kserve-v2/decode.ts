@@ -4,6 +4,7 @@
 import { FerryError } from '../../core/errors.js';
 import { DTYPES, elementCount, fromBytes, isDType, type DType, type Tensor, type TensorData } from '../../core/tensor.js';
 import { MAX_PRIORITY } from '../../scheduler/batcher.js';
+import { NumericData, parseV2Json } from './fast-json.js';
 
 export interface RequestedOutput {
   readonly name: string;
@@ -72,7 +73,7 @@ export function decodeInferRequest(body: Buffer, headerLength?: number): InferRe
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(jsonPart.toString('utf8'));
+    parsed = parseV2Json(jsonPart);
   } catch (err) {
     throw bad(`the request body is not valid JSON (${(err as Error).message}); send a V2 inference request {"inputs": [...]}`);
   }
@@ -204,9 +205,24 @@ function flatten(data: unknown[], where: string): unknown[] {
   return out;
 }
 
+/** The fast path for FP32/FP64 data that parseV2Json already read into doubles: same checks, no boxing. */
+function fromNumericFloat(dtype: DType, count: number, values: Float64Array, where: string): TensorData {
+  if (values.length !== count) throw bad(`${where}: shape needs ${count} elements but data has ${values.length}`);
+  if (dtype === 'FP64') return values;
+  const out = new Float32Array(values);
+  for (let j = 0; j < count; j++) {
+    if (!Number.isFinite(out[j]!)) throw bad(`${where}: data[${j}] must be a number within FP32 range (±3.4e38); got ${values[j]}`);
+  }
+  return out;
+}
+
 function fromJson(dtype: DType, count: number, data: unknown, where: string): TensorData {
   const info = DTYPES[dtype];
   if (info.kind === 'binary-only') throw bad(`${where}: ${dtype} can only be sent as binary data (binary_data_size), not in JSON`);
+  if (data instanceof NumericData) {
+    if (info.kind === 'float') return fromNumericFloat(dtype, count, data.values, where);
+    data = Array.from(data.values);
+  }
   if (!Array.isArray(data)) throw bad(`${where}: data must be an array`);
   const flat = flatten(data, where);
   if (flat.length !== count) throw bad(`${where}: shape needs ${count} elements but data has ${flat.length}`);

@@ -19,7 +19,8 @@ export class NumericData {
 const TOKEN = `ferry-data-${randomBytes(8).toString('hex')}`;
 const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c;
 const LBRACE = 0x7b, RBRACE = 0x7d, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39;
-const MAX_NESTING = 32;
+// Deeper arrays fall back to JSON.parse, where the decoder's own nesting limit (16) reports them.
+const MAX_NESTING = 15;
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;

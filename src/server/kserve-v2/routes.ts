@@ -1,6 +1,7 @@
 // KServe V2 / Open Inference Protocol over REST, with the binary_tensor_data, model_repository,
 // statistics and schedule_policy extensions. Decode, delegate, encode: no model logic here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Cancellation } from '../../core/cancel.js';
 import { FerryError } from '../../core/errors.js';
 import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { parseVersionRef } from '../../registry/names.js';
@@ -64,16 +65,16 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
     if (req.outputs) checkOutputs(rec.signature, req.outputs.map((o) => o.name));
 
     // A client that goes away drops its request if it has not started yet.
-    const abort = new AbortController();
+    const abort = new Cancellation();
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (!reply.raw.writableFinished) abort.cancel();
     });
     // The connection may have closed while the body was decoded or the model resolved: 'close' has
     // fired already and will not fire again.
-    if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
+    if (reply.raw.destroyed && !reply.raw.writableFinished) abort.cancel();
     let result;
     try {
-      result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, signal: abort.signal });
+      result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, cancellation: abort });
     } catch (err) {
       monitor.request(name, rec.version, false, performance.now() - started, 0);
       throw err;
