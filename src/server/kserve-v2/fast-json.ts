@@ -90,14 +90,20 @@ class NumberScanner {
     const neg = c === MINUS;
     if (neg) c = b[++i]!;
     if (!(c >= ZERO && c <= NINE)) return -1;
-    let m = 0, digits = 0, scale = 0;
+    // Significant digits gather in a small-integer chunk of up to 9 digits (fast integer arithmetic),
+    // folded into the double `high` every 9 digits; leading zeros are not significant.
+    let high = 0, chunk = 0, chunkLen = 0, digits = 0, scale = 0;
     if (c === ZERO) {
       c = b[++i]!;
       if (c >= ZERO && c <= NINE) return -1; // leading zeros are not JSON
     } else {
       while (c >= ZERO && c <= NINE) {
-        m = m * 10 + (c - ZERO);
+        chunk = chunk * 10 + (c - ZERO);
         digits++;
+        if (++chunkLen === 9) {
+          high = high * 1e9 + chunk;
+          chunk = chunkLen = 0;
+        }
         c = b[++i]!;
       }
     }
@@ -105,12 +111,20 @@ class NumberScanner {
       c = b[++i]!;
       if (!(c >= ZERO && c <= NINE)) return -1;
       while (c >= ZERO && c <= NINE) {
-        m = m * 10 + (c - ZERO);
-        if (m !== 0) digits++;
         scale++;
+        if (digits > 0 || c !== ZERO) {
+          chunk = chunk * 10 + (c - ZERO);
+          digits++;
+          if (++chunkLen === 9) {
+            high = high * 1e9 + chunk;
+            chunk = chunkLen = 0;
+          }
+        }
         c = b[++i]!;
       }
     }
+    // Exact while digits <= 15: then high * 10^chunkLen + chunk < 10^15 < 2^53.
+    const m = high === 0 ? chunk : high * (POW10[chunkLen] ?? 1) + chunk;
     let exact = digits <= 15 && scale <= 22, exponent = false;
     if (c === 0x65 || c === 0x45) {
       c = b[++i]!;
