@@ -46,8 +46,12 @@ function stringEnd(b: Buffer, q: number): number {
 const equals = (b: Buffer, start: number, end: number, text: string) =>
   end - start === text.length && b.toString('latin1', start, end) === text;
 
+// One scratch buffer for the whole process (parsing is synchronous): a request allocates only the
+// exact-size copy of its numbers, which keeps garbage, and so tail latency, down.
+let scratch = new Float64Array(4096);
+
 class NumberScanner {
-  private out = new Float64Array(1024);
+  private out = scratch;
   n = 0;
 
   /** `b` is a plain Uint8Array view: element reads on it stay monomorphic in this hot loop. */
@@ -57,13 +61,16 @@ class NumberScanner {
     if (this.n === this.out.length) {
       const grown = new Float64Array(this.out.length * 2);
       grown.set(this.out);
-      this.out = grown;
+      this.out = scratch = grown;
     }
     this.out[this.n++] = v;
   }
 
   result(): Float64Array {
-    return this.out.slice(0, this.n);
+    const values = this.out.slice(0, this.n);
+    // A huge request should not pin its scratch memory for the life of the process.
+    if (scratch.length > 1 << 20) scratch = new Float64Array(4096);
+    return values;
   }
 
   /** Parses an array (nested arrays allowed) of numbers at `i`; returns the index after it or -1. */
