@@ -12,10 +12,22 @@ export class ApiError extends Error {
 export class FerryClient {
   constructor(private readonly base: string) {}
 
+  /** `path` is relative to the base, so a server behind a proxy prefix (http://host/ferry) still works. */
+  private urlOf(path: string): URL {
+    let base: URL;
+    try {
+      base = new URL(this.base.endsWith('/') ? this.base : `${this.base}/`);
+    } catch {
+      throw new ApiError(0, `--url ${JSON.stringify(this.base)} is not a URL; use e.g. http://127.0.0.1:8080`);
+    }
+    return new URL(path.replace(/^\//, ''), base);
+  }
+
   private async call(method: string, path: string, init: RequestInit = {}): Promise<unknown> {
+    const url = this.urlOf(path);
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.base), { method, ...init });
+      res = await fetch(url, { method, ...init });
     } catch (err) {
       throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is \`ferry serve\` running? Set --url or FERRY_URL`);
     }
@@ -47,7 +59,11 @@ export class FerryClient {
 
   /** Streams a file as the body, reporting bytes sent so the CLI can draw progress. */
   async upload(path: string, file: string, onProgress: (sent: number, total: number) => void): Promise<unknown> {
-    const total = (await stat(file)).size;
+    const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw new ApiError(0, `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    });
+    if (!info.isFile()) throw new ApiError(0, `${file} is not a file; pass the path of an .onnx model`);
+    const total = info.size;
     let sent = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {

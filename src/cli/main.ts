@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { FERRY_VERSION } from '../version.js';
 import { ApiError, FerryClient } from './client.js';
 import { modelCommands } from './models.js';
-import { serve } from './serve.js';
+import type { ServeFlags } from './serve.js';
 
 const program = new Command('ferry')
   .version(FERRY_VERSION)
@@ -16,7 +16,9 @@ program.command('serve').description('start the server (defaults: 127.0.0.1:8080
   .option('--data <dir>', 'data folder for metadata and artifacts (env FERRY_DATA)')
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env FERRY_LOG_LEVEL)')
-  .action(serve);
+  // Imported on use: the server pulls in onnxruntime, SQLite and fastify, which the client commands
+  // do not need and which would add ~110 ms to every `ferry models ...`.
+  .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags));
 
 modelCommands(program, () => new FerryClient(program.opts<{ url: string }>().url));
 

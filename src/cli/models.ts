@@ -37,7 +37,15 @@ export function modelCommands(program: Command, client: () => FerryClient): void
     .action(async (file: string, opts: { name?: string; config?: string; description?: string }) => {
       const name = opts.name ?? path.basename(file).replace(/\.[^.]+$/, '');
       const q = new URLSearchParams();
-      if (opts.config) q.set('config', opts.config);
+      if (opts.config) {
+        // The server would name its query parameter; a CLI user needs to hear about --config.
+        try {
+          JSON.parse(opts.config);
+        } catch {
+          throw new Error(`--config must be a JSON object, e.g. '{"maxBatchSize":32}'; got ${opts.config}`);
+        }
+        q.set('config', opts.config);
+      }
       if (opts.description) q.set('description', opts.description);
       const v = (await client().upload(`/api/models/${encodeURIComponent(name)}/versions?${q}`, file, progress)) as { model: string; version: number; sizeBytes: number };
       console.log(`registered ${v.model} version ${v.version} (${v.sizeBytes} bytes)`);

@@ -11,6 +11,12 @@ export interface ServeFlags {
   logLevel?: string;
 }
 
+const LISTEN_HINTS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'another process is using that port; pick a free one with --port or FERRY_PORT',
+  EACCES: 'not allowed to bind there (ports below 1024 need privileges); pick another with --port or FERRY_PORT',
+  EADDRNOTAVAIL: 'no network interface has that address; check --host or FERRY_HOST',
+};
+
 export async function serve(flags: ServeFlags): Promise<void> {
   let config;
   try {
@@ -23,8 +29,16 @@ export async function serve(flags: ServeFlags): Promise<void> {
     throw err;
   }
   const ferry = await Ferry.create({ config });
-  await ferry.listen();
   let stopping = false;
+  try {
+    await ferry.listen();
+  } catch (err) {
+    const hint = LISTEN_HINTS[(err as NodeJS.ErrnoException).code ?? ''];
+    if (!hint) throw err;
+    await ferry.close();
+    process.stderr.write(`ferry: cannot listen on ${config.host}:${config.port}: ${hint}\n`);
+    process.exit(1);
+  }
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;

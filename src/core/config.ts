@@ -74,6 +74,9 @@ const SCHEMA: Record<string, Kind> = {
   'batching.defaultTimeoutMs': int(0, 3_600_000),
 };
 
+/** FERRY_ variables that are not server settings: read by the CLI's client commands and by loadConfig. */
+const CLIENT_ENV = ['FERRY_URL', 'FERRY_CONFIG'];
+
 /** FERRY_BATCHING_MAX_BATCH_SIZE <-> batching.maxBatchSize */
 export const envName = (key: string): string => 'FERRY_' + key.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 
@@ -136,6 +139,13 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new FerryError('INVALID_ARGUMENT', `config file ${file} must hold a JSON object`);
     for (const [k, v] of flatten(parsed as Record<string, unknown>)) setPath(config, k, check(k, v, `config file ${file}`, false));
+  }
+  // A misspelt FERRY_ variable must fail the start like a misspelt file key, not be ignored.
+  const known = new Set([...Object.keys(SCHEMA).map(envName), ...CLIENT_ENV]);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('FERRY_') && !known.has(name)) {
+      throw new FerryError('INVALID_ARGUMENT', `environment variable ${name} is not a Ferry setting; known: ${[...known].sort().join(', ')}`);
+    }
   }
   for (const key of Object.keys(SCHEMA)) {
     const v = env[envName(key)];

@@ -92,6 +92,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (pending) pending.then(() => done(), done);
     else done();
   });
+  // server.close() waits for every connection to end, and a client keeps the keep-alive socket of a
+  // request that was in flight at shutdown: `Connection: close` lets the drain finish with it.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (!deps.isReady()) reply.header('connection', 'close');
+    done(null, payload);
+  });
   // One access-log line per request: method, route, status, time — never bodies or tensors.
   // Successful inference requests are logged only with logInferenceRequests: at MLP scale the line
   // cost 8% of serving throughput, and their counts and latencies are in /metrics anyway.

@@ -110,3 +110,10 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig environment checks', () => {
+  it('refuses a misspelt FERRY_ variable, naming it', () => {
+    assert.throws(() => loadConfig({ env: { FERRY_PROT: '9999' } }), (e: Error) => e.message.includes('FERRY_PROT') && e.message.includes('FERRY_PORT'));
+    assert.equal(loadConfig({ env: { FERRY_URL: 'http://x', OTHER: '1' } }).port, 8080);
+  });
+});

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../../core/errors.js';
-import { checkModelName, parseVersionRef } from '../../registry/names.js';
+import { checkAliasName, checkModelName, parseVersionRef } from '../../registry/names.js';
 import type { VersionRecord } from '../../registry/records.js';
 import { sendError, type ServerDeps } from '../app.js';
 
@@ -49,6 +49,9 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   app.register(async (upload) => {
     upload.removeAllContentTypeParsers();
     upload.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    // A refused upload may leave part of its body unread on the socket, and a keep-alive connection in
+    // that state holds up server.close() (and with it a SIGTERM drain) until the client gives up.
+    upload.setErrorHandler((err, request, reply) => sendError(request, reply.header('connection', 'close'), err, envelope));
     upload.post<{ Params: NameParams; Querystring: { config?: string; description?: string } }>('/models/:name/versions', admin, async (request, reply) => {
       checkModelName(request.params.name);
       let config: unknown = {};
@@ -84,6 +87,8 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   // cold load or fail during the switch; the old version keeps serving what it already admitted.
   app.put<{ Params: AliasParams; Body: { version?: unknown } }>('/models/:name/aliases/:alias', admin, async (request) => {
     const { name, alias } = request.params;
+    // Checked before anything loads: a typo in the alias must not cost a model load.
+    checkAliasName(alias);
     const raw = request.body?.version;
     if (!(typeof raw === 'number' || typeof raw === 'string')) throw new FerryError('INVALID_ARGUMENT', 'send {"version": N} with the version the alias should point at');
     const version = versionNumber(String(raw));
