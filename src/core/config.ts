@@ -26,6 +26,8 @@ export interface FerryConfig {
   /** unload a model version unused for this long; 0 = never */
   idleUnloadMs: number;
   intraOpThreads: number;
+  /** where models run: each in its own worker thread (the event loop stays free), or on the main thread */
+  runtimeIsolation: 'worker' | 'inline';
   /** register the pretrained models that ship with Ferry's npm dependencies on first start */
   builtinModels: boolean;
   /** also write an access-log line for every successful inference request (failures are always logged) */
@@ -45,6 +47,7 @@ export const DEFAULT_CONFIG: FerryConfig = {
   memoryBudgetBytes: 8 * 1024 * 1024 * 1024,
   idleUnloadMs: 30 * 60 * 1000,
   intraOpThreads: 1,
+  runtimeIsolation: 'worker',
   builtinModels: true,
   logInferenceRequests: false,
   shutdownTimeoutMs: 30_000,
@@ -64,6 +67,7 @@ const SCHEMA: Record<string, Kind> = {
   memoryBudgetBytes: int(0, 2 ** 46),
   idleUnloadMs: int(0, 2 ** 31),
   intraOpThreads: int(1, 256),
+  runtimeIsolation: { type: 'enum', values: ['worker', 'inline'] },
   builtinModels: { type: 'bool' },
   logInferenceRequests: { type: 'bool' },
   shutdownTimeoutMs: int(0, 600_000),

@@ -354,16 +354,15 @@ describe('ferry CLI', () => {
       return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
     });
 
-    // onnxruntime-node runs a session on the JS thread, so /metrics answers only between runs. Wait
-    // until it shows every request either executed or queued, with at least two still queued: one may
-    // start before the SIGTERM handler gets to run, the other is then still waiting when it does.
+    // Models run in worker threads, so /metrics answers while a batch computes. Wait until it shows
+    // every request either executed or queued, with at least one still waiting in the queue.
     const metric = (text: string, name: string) => Number(text.match(new RegExp(`${name}\\{model="slow",version="1"\\} (\\d+)`))?.[1] ?? 0);
     let polls = 0;
     for (;;) {
       assert.ok(++polls < 5000, 'the slow requests never queued');
       const text = await (await fetch(`${url}/metrics`)).text();
       const executed = metric(text, 'ferry_execution_count_total') - 1, queued = metric(text, 'ferry_queue_depth');
-      if (executed + queued === N && queued >= 2) break;
+      if (executed + queued === N && queued >= 1) break;
     }
     server.child.kill('SIGTERM');
 

@@ -174,6 +174,8 @@ describe('ModelPool unloading', () => {
   it('sweepIdle leaves a version alone while a request runs in it', async (t) => {
     const idle = 1000;
     const { pool, runtime, clock, records } = await setup(t, { idleUnloadMs: idle });
+    // Loading happens in a worker thread in real time: load first, so only the held run is pending.
+    await pool.acquire(records[0]!);
     const release = runtime.holdNextInfer();
     const running = pool.infer(records[0]!, input(1).tensors);
     await settle();
@@ -278,6 +280,7 @@ describe('ModelPool memory budget', () => {
 
   it('does not evict a version that is running a request, even when it is the least recently used', async (t) => {
     const { pool, clock, runtime, records: [a, b, c] } = await setup(t, { memoryBudgetBytes: ROOM_FOR_TWO });
+    await pool.acquire(a!);
     const release = runtime.holdNextInfer();
     const running = pool.infer(a!, input(1).tensors); // a: last used at t = 0, still running
     await settle();
@@ -293,6 +296,7 @@ describe('ModelPool memory budget', () => {
 
   it('refuses with 503 when the budget is held by busy versions, and loads once they are idle', async (t) => {
     const { pool, runtime, records: [a, b] } = await setup(t, { memoryBudgetBytes: ESTIMATE + 1 });
+    await pool.acquire(a!);
     const release = runtime.holdNextInfer();
     const running = pool.infer(a!, input(1).tensors);
     await settle();

@@ -1,111 +1,112 @@
-// The only file in Ferry that imports onnxruntime-node (STYLE: native bindings in exactly one folder).
-import ort from 'onnxruntime-node';
+// The Runtime for ONNX models on onnxruntime-node. By default each loaded model runs in a worker thread
+// of its own (see onnx-worker.ts for why); `inline` runs it on the main thread, which saves a copy of
+// the inputs per batch and suits tools that do nothing else, like the upload check.
+import { Worker } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
-import type { DType, NamedTensors, Tensor } from '../../core/tensor.js';
-import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions, Signature, TensorSpec } from '../runtime.js';
+import type { NamedTensors } from '../../core/tensor.js';
+import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions, Signature } from '../runtime.js';
+import type { WorkerReply, WorkerRequest } from './onnx-worker.js';
+import { openSession, type Session } from './session.js';
 
-const ORT_TO_DTYPE: Readonly<Record<string, DType>> = {
-  bool: 'BOOL', uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
-  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
-  float16: 'FP16', float32: 'FP32', float64: 'FP64', string: 'BYTES',
-};
-const DTYPE_TO_ORT: Readonly<Record<DType, ort.Tensor.Type>> = {
-  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
-  FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
-};
+export type Isolation = 'worker' | 'inline';
 
-const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+class InlineModel implements LoadedModel {
+  constructor(private readonly session: Session) {}
 
-function specOf(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
-  if (!meta.isTensor) {
-    throw new FerryError('INVALID_ARGUMENT', `model value "${meta.name}" is not a tensor (sequences and maps are not served)`);
+  get signature(): Signature {
+    return this.session.signature;
   }
-  const dtype = ORT_TO_DTYPE[meta.type];
-  if (dtype === undefined) {
-    throw new FerryError('INVALID_ARGUMENT', `model value "${meta.name}" has element type ${meta.type}, which Ferry cannot serve`);
+
+  infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+    return this.session.run(inputs, outputs);
   }
-  return { name: meta.name, dtype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+
+  unload(): Promise<void> {
+    return this.session.release();
+  }
 }
 
-function toOrt(t: Tensor): ort.Tensor {
-  const dims = t.shape as number[];
-  if (t.dtype === 'BYTES') {
-    // ONNX strings are UTF-8 and ORT's node binding takes JS strings, which it cuts at a NUL byte:
-    // refuse what would not survive the trip instead of changing it silently.
-    const strings = (t.data as Uint8Array[]).map((b, i) => {
-      let s: string;
-      try {
-        s = utf8Decoder.decode(b);
-      } catch {
-        throw new FerryError('INVALID_ARGUMENT', `BYTES element ${i} is not valid UTF-8; this model takes ONNX strings, which must be UTF-8 text`);
-      }
-      if (s.includes('\0')) throw new FerryError('INVALID_ARGUMENT', `BYTES element ${i} contains a NUL byte, which ONNX strings cannot hold`);
-      return s;
+// Under tsx (tests, benchmarks) this module is TypeScript and so is its worker, which a small JS
+// bootstrap starts with tsx registered in the worker thread; built, the worker is plain .js.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_ENTRY = new URL(FROM_SOURCE ? './onnx-worker.ts' : './onnx-worker.js', import.meta.url);
+const WORKER_MAIN = FROM_SOURCE ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : WORKER_ENTRY;
+
+interface Pending {
+  resolve: (t: NamedTensors) => void;
+  reject: (e: Error) => void;
+}
+
+class WorkerModel implements LoadedModel {
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private exited: Error | undefined;
+
+  private constructor(private readonly worker: Worker, readonly signature: Signature) {
+    worker.on('message', (msg: WorkerReply) => {
+      if (msg.type === 'ready' || msg.id === undefined) return;
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (msg.type === 'result') p.resolve(msg.outputs);
+      else p.reject(new FerryError(msg.code, msg.message));
     });
-    return new ort.Tensor('string', strings, dims);
+    worker.on('exit', (code) => {
+      this.exited = new FerryError('UNAVAILABLE', `the model's worker thread stopped (exit code ${code}); retry to load it again`, { retryAfterSeconds: 1 });
+      for (const p of this.pending.values()) p.reject(this.exited);
+      this.pending.clear();
+    });
   }
-  return new ort.Tensor(DTYPE_TO_ORT[t.dtype], t.data as Exclude<Tensor['data'], Uint8Array[]>, dims);
-}
 
-function fromOrt(v: ort.Tensor): Tensor {
-  const dtype = ORT_TO_DTYPE[v.type];
-  if (dtype === undefined) throw new FerryError('INTERNAL', `the model produced an unsupported tensor type ${v.type}`);
-  const data = dtype === 'BYTES' ? (v.data as string[]).map((s) => utf8.encode(s)) : (v.data as Tensor['data']);
-  return { dtype, shape: v.dims.slice(), data };
-}
+  static load(path: string, options: RuntimeOptions): Promise<WorkerModel> {
+    const worker = new Worker(WORKER_MAIN, { workerData: { path, options, entry: WORKER_ENTRY.href } });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new FerryError('INTERNAL', `the model's worker thread failed to start: ${err.message}`, { cause: err }));
+      worker.once('error', onError);
+      worker.once('message', (msg: WorkerReply) => {
+        worker.off('error', onError);
+        if (msg.type === 'ready') {
+          // An idle model must not keep the process alive on its own (the server's socket does that);
+          // the worker is referenced again while it has work, so awaited results always arrive.
+          worker.unref();
+          resolve(new WorkerModel(worker, msg.signature));
+        }
+        else if (msg.type === 'error') {
+          void worker.terminate();
+          reject(new FerryError(msg.code, msg.message));
+        }
+      });
+    });
+  }
 
-class OnnxModel implements LoadedModel {
-  constructor(
-    private readonly session: ort.InferenceSession,
-    readonly signature: Signature,
-  ) {}
-
-  async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
-    const feeds: Record<string, ort.Tensor> = {};
-    let result: ort.InferenceSession.ReturnType;
-    try {
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
-      result = outputs && outputs.length > 0 ? await this.session.run(feeds, outputs as string[]) : await this.session.run(feeds);
-    } catch (err) {
-      if (err instanceof FerryError) throw err;
-      // ORT's messages name the node and the shapes involved, which is what the caller needs to fix the input.
-      throw new FerryError('INVALID_ARGUMENT', `the model failed to run on this input: ${(err as Error).message}`, { cause: err });
-    }
-    const out: NamedTensors = {};
-    for (const [name, v] of Object.entries(result)) out[name] = fromOrt(v as ort.Tensor);
-    return out;
+  infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      // Inputs are copied, not transferred: they may be views into buffers the caller still uses.
+      this.worker.postMessage({ type: 'run', id, inputs, outputs } satisfies WorkerRequest);
+    });
   }
 
   async unload(): Promise<void> {
-    await this.session.release();
+    if (this.exited) return;
+    this.worker.ref();
+    const done = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.postMessage({ type: 'release' } satisfies WorkerRequest);
+    await done;
   }
 }
 
 export class OnnxRuntime implements Runtime {
   readonly name = 'onnxruntime';
 
+  constructor(private readonly isolation: Isolation = 'worker') {}
+
   async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(artifact.path, {
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // 4 = fatal only: run errors reach the client and our log as FerryErrors, not native stderr.
-        logSeverityLevel: 4,
-      });
-    } catch (err) {
-      throw new FerryError('INVALID_ARGUMENT', `onnxruntime could not load the model: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      const signature = { inputs: session.inputMetadata.map(specOf), outputs: session.outputMetadata.map(specOf) };
-      return new OnnxModel(session, signature);
-    } catch (err) {
-      await session.release();
-      throw err;
-    }
+    if (this.isolation === 'worker') return WorkerModel.load(artifact.path, options);
+    return new InlineModel(await openSession(artifact.path, options));
   }
 }
