@@ -55,7 +55,11 @@ class NumberScanner {
   n = 0;
 
   /** `b` is a plain Uint8Array view: element reads on it stay monomorphic in this hot loop. */
-  constructor(private readonly b: Uint8Array, private readonly src: Buffer, private readonly float32: boolean) {}
+  private readonly view: DataView;
+
+  constructor(private readonly b: Uint8Array, private readonly src: Buffer, private readonly float32: boolean) {
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
 
   private push(v: number): void {
     if (this.n === this.out.length) {
@@ -117,6 +121,28 @@ class NumberScanner {
     if (c === DOT) {
       c = b[++i]!;
       if (!(c >= ZERO && c <= NINE)) return -1;
+      // Four digits at a time (clients print float32 values with 16-17 digits): read them as one
+      // little-endian word, check all four are '0'-'9' with nibble arithmetic, and combine.
+      const dv = this.view, end = b.length - 4;
+      while (i <= end) {
+        const w = dv.getUint32(i, true);
+        if (((w & 0xf0f0f0f0) | (((w + 0x06060606) & 0xf0f0f0f0) >>> 4)) !== 0x33333333) break;
+        const d = w & 0x0f0f0f0f;
+        const v = (d & 0xff) * 1000 + ((d >>> 8) & 0xff) * 100 + ((d >>> 16) & 0xff) * 10 + (d >>> 24);
+        scale += 4;
+        i += 4;
+        if (digits === 0) {
+          if (v === 0) continue; // leading zeros: not significant
+          digits = v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
+        } else digits += 4;
+        if (chunkLen > 5) {
+          high = high * POW10[chunkLen]! + chunk;
+          chunk = chunkLen = 0;
+        }
+        chunk = chunk * 10000 + v;
+        chunkLen += 4;
+      }
+      c = b[i]!;
       while (c >= ZERO && c <= NINE) {
         scale++;
         if (digits > 0 || c !== ZERO) {
