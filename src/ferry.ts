@@ -47,7 +47,7 @@ export class Ferry {
     mkdirSync(config.data, { recursive: true });
     const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
     const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
-    const runtime = opts.runtime ?? new OnnxRuntime(config.runtimeIsolation);
+    const runtime = opts.runtime ?? new OnnxRuntime({ isolation: config.runtimeIsolation, workerThresholdMs: config.workerThresholdMs });
     const defaults = config.batching;
     const registry = new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults });
     const monitor = new Monitor();

@@ -26,8 +26,10 @@ export interface FerryConfig {
   /** unload a model version unused for this long; 0 = never */
   idleUnloadMs: number;
   intraOpThreads: number;
-  /** where models run: each in its own worker thread (the event loop stays free), or on the main thread */
-  runtimeIsolation: 'worker' | 'inline';
+  /** where models run: on the main thread, each in its own worker thread (the event loop stays free),
+   *  or `auto`: inline until one run takes longer than workerThresholdMs, then in a worker */
+  runtimeIsolation: 'auto' | 'worker' | 'inline';
+  workerThresholdMs: number;
   /** register the pretrained models that ship with Ferry's npm dependencies on first start */
   builtinModels: boolean;
   /** also write an access-log line for every successful inference request (failures are always logged) */
@@ -47,7 +49,8 @@ export const DEFAULT_CONFIG: FerryConfig = {
   memoryBudgetBytes: 8 * 1024 * 1024 * 1024,
   idleUnloadMs: 30 * 60 * 1000,
   intraOpThreads: 1,
-  runtimeIsolation: 'worker',
+  runtimeIsolation: 'auto',
+  workerThresholdMs: 10,
   builtinModels: true,
   logInferenceRequests: false,
   shutdownTimeoutMs: 30_000,
@@ -67,7 +70,8 @@ const SCHEMA: Record<string, Kind> = {
   memoryBudgetBytes: int(0, 2 ** 46),
   idleUnloadMs: int(0, 2 ** 31),
   intraOpThreads: int(1, 256),
-  runtimeIsolation: { type: 'enum', values: ['worker', 'inline'] },
+  runtimeIsolation: { type: 'enum', values: ['auto', 'worker', 'inline'] },
+  workerThresholdMs: int(0, 60_000),
   builtinModels: { type: 'bool' },
   logInferenceRequests: { type: 'bool' },
   shutdownTimeoutMs: int(0, 600_000),

@@ -18,7 +18,7 @@ export class Metrics {
   readonly loadedModels = new client.Gauge({ name: 'ferry_models_loaded', help: 'Model versions loaded in memory', registers: [this.registry] });
   readonly queueDepth = new client.Gauge({ name: 'ferry_queue_depth', help: 'Requests waiting per model version', labelNames: ['model', 'version'], registers: [this.registry] });
   readonly modelLoads = new client.Counter({ name: 'ferry_model_loads_total', help: 'Model loads by outcome', labelNames: ['model', 'version', 'outcome'], registers: [this.registry] });
-  readonly modelUnloads = new client.Counter({ name: 'ferry_model_unloads_total', help: 'Model unloads by reason (idle, evicted, api, deleted, shutdown)', labelNames: ['model', 'version', 'reason'], registers: [this.registry] });
+  readonly modelUnloads = new client.Counter({ name: 'ferry_model_unloads_total', help: 'Model unloads by reason (idle, evicted, api, deleted, replaced, shutdown)', labelNames: ['model', 'version', 'reason'], registers: [this.registry] });
 
   constructor() {
     // process_resident_memory_bytes, heap sizes, event-loop lag: what an operator checks first.

@@ -21,7 +21,7 @@ export interface PoolOptions {
   readonly defaults: ServingDefaults;
 }
 
-export type UnloadReason = 'idle' | 'evicted' | 'api' | 'deleted' | 'shutdown';
+export type UnloadReason = 'idle' | 'evicted' | 'api' | 'deleted' | 'replaced' | 'shutdown';
 
 export interface Deployment {
   readonly record: VersionRecord;

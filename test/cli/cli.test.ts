@@ -354,8 +354,9 @@ describe('ferry CLI', () => {
       return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
     });
 
-    // Models run in worker threads, so /metrics answers while a batch computes. Wait until it shows
-    // every request either executed or queued, with at least one still waiting in the queue.
+    // A model this slow moves to a worker thread after its first run (runtimeIsolation auto), so
+    // /metrics answers while a batch computes. Wait until it shows every request either executed or
+    // queued, with at least one still waiting in the queue.
     const metric = (text: string, name: string) => Number(text.match(new RegExp(`${name}\\{model="slow",version="1"\\} (\\d+)`))?.[1] ?? 0);
     let polls = 0;
     for (;;) {

@@ -135,6 +135,7 @@ describe('moving the prod alias under load', () => {
     assert.deepEqual(versionsOf(run.after), ['2'], 'everything sent after the switch went to v2');
 
     assert.equal(indexAfterPut.find((r) => r.name === 'mlp' && r.version === '2')?.state, 'READY', 'v2 is READY right after the PUT returns');
+    assert.equal(indexAfterPut.find((r) => r.name === 'mlp' && r.version === '1')?.state, 'UNAVAILABLE', 'v1, which nothing points at any more, is unloaded once it has answered');
     assert.ok(snapshots.some((x) => x.prod === 2), 'the watcher saw the alias move');
     assert.deepEqual(snapshots.filter((x) => x.prod === 2 && !x.v2Loaded), [], 'whenever prod pointed at 2, version 2 was already loaded');
     // The switch loaded v2 once and no request had to load it again.

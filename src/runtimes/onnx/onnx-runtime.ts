@@ -1,6 +1,9 @@
-// The Runtime for ONNX models on onnxruntime-node. By default each loaded model runs in a worker thread
-// of its own (see onnx-worker.ts for why); `inline` runs it on the main thread, which saves a copy of
-// the inputs per batch and suits tools that do nothing else, like the upload check.
+// The Runtime for ONNX models on onnxruntime-node. A model runs either on the main thread (`inline`) or
+// in a worker thread of its own (`worker`; see onnx-worker.ts for why). Measured on the serving
+// benchmark's MLP, the worker's thread hand-off cost a third of the throughput at concurrency 1-16,
+// while a model whose runs take long blocks every other request when inline. `auto` (the default)
+// starts inline and moves a model to a worker the first time one of its runs takes longer than
+// `workerThresholdMs`.
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
 import type { NamedTensors } from '../../core/tensor.js';
@@ -8,7 +11,7 @@ import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions, Signature } f
 import type { WorkerReply, WorkerRequest } from './onnx-worker.js';
 import { openSession, type Session } from './session.js';
 
-export type Isolation = 'worker' | 'inline';
+export type Isolation = 'auto' | 'worker' | 'inline';
 
 class InlineModel implements LoadedModel {
   constructor(private readonly session: Session) {}
@@ -100,13 +103,82 @@ class WorkerModel implements LoadedModel {
   }
 }
 
+/** Runs inline until one run is slow, then moves the model to a worker thread. */
+class AdaptiveModel implements LoadedModel {
+  private current: LoadedModel;
+  private inlineRuns = 0;
+  private moving: Promise<void> | undefined;
+  private releaseInline: (() => void) | undefined;
+
+  constructor(
+    private readonly inline: InlineModel,
+    private readonly path: string,
+    private readonly options: RuntimeOptions,
+    private readonly thresholdMs: number,
+  ) {
+    this.current = inline;
+  }
+
+  get signature(): Signature {
+    return this.inline.signature;
+  }
+
+  /** true once the model runs in a worker thread */
+  get inWorker(): boolean {
+    return this.current !== this.inline;
+  }
+
+  async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+    if (this.current !== this.inline) return this.current.infer(inputs, outputs);
+    this.inlineRuns++;
+    const started = performance.now();
+    try {
+      return await this.inline.infer(inputs, outputs);
+    } finally {
+      this.inlineRuns--;
+      if (this.moving === undefined && performance.now() - started > this.thresholdMs) this.moving = this.moveToWorker();
+      if (this.inlineRuns === 0) this.releaseInline?.();
+    }
+  }
+
+  private async moveToWorker(): Promise<void> {
+    let worker: LoadedModel;
+    try {
+      worker = await WorkerModel.load(this.path, this.options);
+    } catch {
+      return; // stays inline: slower for others, but still correct
+    }
+    this.current = worker;
+    // Runs already started inline finish before the inline session is released.
+    if (this.inlineRuns > 0) await new Promise<void>((r) => (this.releaseInline = r));
+    await this.inline.unload();
+  }
+
+  async unload(): Promise<void> {
+    await this.moving;
+    await this.current.unload();
+  }
+}
+
+export interface OnnxRuntimeOptions {
+  readonly isolation?: Isolation;
+  /** with `auto`: a run longer than this moves the model to a worker thread */
+  readonly workerThresholdMs?: number;
+}
+
 export class OnnxRuntime implements Runtime {
   readonly name = 'onnxruntime';
+  private readonly isolation: Isolation;
+  private readonly thresholdMs: number;
 
-  constructor(private readonly isolation: Isolation = 'worker') {}
+  constructor(options: OnnxRuntimeOptions = {}) {
+    this.isolation = options.isolation ?? 'auto';
+    this.thresholdMs = options.workerThresholdMs ?? 10;
+  }
 
   async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
     if (this.isolation === 'worker') return WorkerModel.load(artifact.path, options);
-    return new InlineModel(await openSession(artifact.path, options));
+    const inline = new InlineModel(await openSession(artifact.path, options));
+    return this.isolation === 'inline' ? inline : new AdaptiveModel(inline, artifact.path, options, this.thresholdMs);
   }
 }

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../../core/errors.js';
 import { checkAliasName, checkModelName, parseVersionRef } from '../../registry/names.js';
 import type { VersionRecord } from '../../registry/records.js';
+import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { sendError, type ServerDeps } from '../app.js';
 
 interface NameParams { name: string }
@@ -96,6 +97,13 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
     const rec = await registry.resolve(name, String(version));
     await pool.acquire(rec);
     await registry.setAlias(name, alias, version);
+    // Then the old version goes, once it has answered what it admitted, unless something still
+    // points at it: another alias, or the default policy (unversioned requests).
+    if (before !== undefined && before !== version) {
+      const m = await registry.model(name);
+      const stillUsed = Object.values(m.aliases).includes(before) || (m.aliases[DEFAULT_ALIAS] ?? m.latestVersion) === before;
+      if (!stillUsed) await pool.unload(name, before, 'replaced');
+    }
     return { model: name, alias, version, previous: before ?? null };
   });
   app.delete<{ Params: AliasParams }>('/models/:name/aliases/:alias', admin, async (request) => {
