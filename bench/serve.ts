@@ -148,8 +148,11 @@ export async function benchServe(): Promise<void> {
 }
 
 function measure(name: string, url: string, script: string, env: Record<string, string>): Row[] {
-  wrk(url, 64, script, env, 2); // warm-up: JIT, ORT arenas, connection setup
-  return CONCURRENCY.map((c) => ({ ...wrk(url, c, script, env), server: name }));
+  wrk(url, 64, script, env, 2); // warm-up: JIT, ORT arenas
+  return CONCURRENCY.map((c) => {
+    wrk(url, c, script, env, 1); // settle at this concurrency (connections, queue depth) before measuring
+    return { ...wrk(url, c, script, env), server: name };
+  });
 }
 
 function report(rows: Row[], ferryStats: { inference_count: number; execution_count: number }): void {
