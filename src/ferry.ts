@@ -49,10 +49,13 @@ export class Ferry {
     const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
     const runtime = opts.runtime ?? new OnnxRuntime({ isolation: config.runtimeIsolation, workerThresholdMs: config.workerThresholdMs });
     const defaults = config.batching;
-    const registry = new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults });
+    // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
+    // hostile model can take seconds, and the event loop must keep answering meanwhile.
+    const checkRuntime = opts.runtime ?? new OnnxRuntime({ isolation: 'worker' });
+    const registry = new Registry(meta, artifacts, checkRuntime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults });
     const monitor = new Monitor();
     const pool = new ModelPool(registry, runtime, monitor, clock, {
-      memoryBudgetBytes: config.memoryBudgetBytes, idleUnloadMs: config.idleUnloadMs, intraOpThreads: config.intraOpThreads, defaults,
+      memoryBudgetBytes: config.memoryBudgetBytes, idleUnloadMs: config.idleUnloadMs, intraOpThreads: config.intraOpThreads, defaults, logger,
     });
     let ferry: Ferry | undefined;
     const app = buildServer({

@@ -27,7 +27,7 @@ export interface FerryConfig {
   idleUnloadMs: number;
   intraOpThreads: number;
   /** where models run: on the main thread, each in its own worker thread (the event loop stays free),
-   *  or `auto`: inline until one run takes longer than workerThresholdMs, then in a worker */
+   *  or `auto`: inline until runs take longer than workerThresholdMs, then in a worker */
   runtimeIsolation: 'auto' | 'worker' | 'inline';
   workerThresholdMs: number;
   /** register the pretrained models that ship with Ferry's npm dependencies on first start */
@@ -45,7 +45,8 @@ export const DEFAULT_CONFIG: FerryConfig = {
   data: './ferry-data',
   logLevel: 'info',
   bodyLimitBytes: 64 * 1024 * 1024,
-  maxUploadBytes: 2 * 1024 * 1024 * 1024,
+  // Ferry's own check reads an upload whole, and Node reads at most 2^31 - 1 bytes at once.
+  maxUploadBytes: 2 ** 31 - 1,
   memoryBudgetBytes: 8 * 1024 * 1024 * 1024,
   idleUnloadMs: 30 * 60 * 1000,
   intraOpThreads: 1,
@@ -66,7 +67,7 @@ const SCHEMA: Record<string, Kind> = {
   data: { type: 'string' },
   logLevel: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   bodyLimitBytes: int(1024, 2 ** 31),
-  maxUploadBytes: int(1024, 2 ** 40),
+  maxUploadBytes: int(1024, 2 ** 31 - 1),
   memoryBudgetBytes: int(0, 2 ** 46),
   idleUnloadMs: int(0, 2 ** 31),
   intraOpThreads: int(1, 256),

@@ -65,8 +65,17 @@ export class Registry {
     return this.push(name, createReadStream(file), opts);
   }
 
+  private checking: Promise<unknown> = Promise.resolve();
+
+  /** Checks one upload at a time: each holds its whole file in memory and a test-loaded session. */
+  private check(file: string, size: number): Promise<Signature> {
+    const turn = this.checking.then(() => this.checkNow(file, size));
+    this.checking = turn.catch(() => {});
+    return turn;
+  }
+
   /** Parses with Ferry's reader first (native code is never handed garbage), then test-loads it. */
-  private async check(file: string, size: number): Promise<Signature> {
+  private async checkNow(file: string, size: number): Promise<Signature> {
     if (size === 0) throw new FerryError('INVALID_ARGUMENT', 'the uploaded file is empty; send the bytes of an .onnx model as the request body');
     try {
       inspectOnnx(new Uint8Array(await readFile(file)));

@@ -27,7 +27,11 @@ export interface RuntimeOptions {
 
 export interface LoadedModel {
   readonly signature: Signature;
-  /** Runs one (possibly merged) batch. `outputs` limits what is computed, when the runtime can. */
+  /**
+   * Runs one (possibly merged) batch. `outputs` limits what is computed, when the runtime can.
+   * Rejects with UNAVAILABLE when this loaded model can no longer run at all (its worker thread died);
+   * the pool then forgets it and loads the version again on the next request.
+   */
   infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors>;
   unload(): Promise<void>;
 }

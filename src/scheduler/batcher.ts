@@ -16,7 +16,8 @@ export interface BatcherOptions {
   readonly preferredBatchSizes: readonly number[];
   /** queued requests beyond this are rejected with 429 */
   readonly maxQueueSize: number;
-  /** batches that may run at once */
+  /** batches that may be in flight at once; one session runs one batch at a time, so more than 1
+   *  only overlaps preparing the next batch with the current run (it adds no parallel compute) */
   readonly instances: number;
   /** applied when a request names no timeout; 0 = none */
   readonly defaultTimeoutMs: number;
@@ -159,6 +160,12 @@ export class DynamicBatcher {
     if (item.done) return;
     this.finish(item);
     this.queued--;
+    // Out of the queue now, not at the next batch: while a long batch runs, requests that time out
+    // or lose their client would otherwise keep their tensors in memory.
+    const q = this.levels.get(item.level);
+    const k = q ? q.indexOf(item) : -1;
+    if (k >= 0) q!.splice(k, 1);
+    if (q && q.length === 0) this.levels.delete(item.level);
     item.reject(err);
     this.notifyIdle();
   }

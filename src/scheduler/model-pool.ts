@@ -2,6 +2,7 @@
 // share one load), unload after an idle time, and are evicted least-recently-used when the memory
 // budget would be exceeded. Unloading closes the version's queue and waits for running batches, so a
 // request that was admitted is never cut off.
+import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import type { NamedTensors } from '../core/tensor.js';
@@ -19,6 +20,8 @@ export interface PoolOptions {
   readonly idleUnloadMs: number;
   readonly intraOpThreads: number;
   readonly defaults: ServingDefaults;
+  /** where load failures are logged with their cause */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export type UnloadReason = 'idle' | 'evicted' | 'api' | 'deleted' | 'replaced' | 'shutdown';
@@ -96,8 +99,10 @@ export class ModelPool {
         model = await this.runtime.load({ path, format: record.format }, { intraOpThreads: this.options.intraOpThreads });
       } catch (err) {
         this.monitor.metrics.modelLoads.labels(name, String(version), 'failure').inc();
-        const msg = err instanceof Error ? err.message : String(err);
-        throw new FerryError('UNAVAILABLE', `model "${name}" version ${version} failed to load: ${msg}`, { cause: err, retryAfterSeconds: 5 });
+        // The cause (a missing file, an ORT message) names paths on this server: it goes to the log,
+        // and the client gets what it can act on.
+        this.options.logger?.error({ err, model: name, version }, 'model failed to load');
+        throw new FerryError('UNAVAILABLE', `model "${name}" version ${version} failed to load; the server log has the cause`, { cause: err, retryAfterSeconds: 5 });
       }
       try {
         config = effectiveConfig(record.config, model.signature, this.options.defaults);
@@ -110,7 +115,15 @@ export class ModelPool {
     } finally {
       this.reservedBytes -= estimatedBytes;
     }
-    const batcher = new DynamicBatcher((inputs) => model.infer(inputs), config, this.clock, (r) => this.monitor.execution(name, version, r));
+    const execute = (inputs: NamedTensors) => model.infer(inputs).catch((err: unknown) => {
+      // A model that cannot run any more is dropped, so the next request loads the version afresh.
+      if (err instanceof FerryError && err.code === 'UNAVAILABLE' && this.loaded.get(keyOf(name, version))?.model === model) {
+        this.loaded.delete(keyOf(name, version));
+        this.monitor.metrics.loadedModels.set(this.loaded.size);
+      }
+      throw err;
+    });
+    const batcher = new DynamicBatcher(execute, config, this.clock, (r) => this.monitor.execution(name, version, r));
     const dep: Deployment = { record, model, batcher, config, estimatedBytes, lastUsed: this.clock.now() };
     this.loaded.set(keyOf(name, version), dep);
     this.monitor.metrics.modelLoads.labels(name, String(version), 'success').inc();

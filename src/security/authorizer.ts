@@ -14,10 +14,12 @@ export interface AccessRequest {
 }
 
 export interface Authorizer {
-  /** Throws a FerryError (UNAUTHENTICATED, PERMISSION_DENIED, or NOT_FOUND for a foreign model) to refuse. */
-  check(req: AccessRequest): void | Promise<void>;
+  /** Rejects with a FerryError (UNAUTHENTICATED, PERMISSION_DENIED, or NOT_FOUND for a foreign model) to refuse. */
+  check(req: AccessRequest): Promise<void>;
 }
 
 export class OpenAuthorizer implements Authorizer {
-  check(): void {}
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -83,14 +83,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.header('x-request-id', request.id);
     const scope = request.routeOptions.config.scope ?? 'public';
     const model = (request.params as { name?: string } | undefined)?.name;
-    let pending: void | Promise<void>;
-    try {
-      pending = deps.authorizer.check({ headers: request.headers, ip: request.ip, scope, model });
-    } catch (err) {
-      return done(err as Error);
-    }
-    if (pending) pending.then(() => done(), done);
-    else done();
+    deps.authorizer.check({ headers: request.headers, ip: request.ip, scope, model }).then(() => done(), done);
   });
   // server.close() waits for every connection to end, and a client keeps the keep-alive socket of a
   // request that was in flight at shutdown: `Connection: close` lets the drain finish with it.

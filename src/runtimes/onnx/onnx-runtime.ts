@@ -2,7 +2,7 @@
 // in a worker thread of its own (`worker`; see onnx-worker.ts for why). Measured on the serving
 // benchmark's MLP, the worker's thread hand-off cost a third of the throughput at concurrency 1-16,
 // while a model whose runs take long blocks every other request when inline. `auto` (the default)
-// starts inline and moves a model to a worker the first time one of its runs takes longer than
+// starts inline and moves a model to a worker once three runs in a row take longer than
 // `workerThresholdMs`.
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
@@ -55,20 +55,27 @@ class WorkerModel implements LoadedModel {
       if (msg.type === 'result') p.resolve(msg.outputs);
       else p.reject(new FerryError(msg.code, msg.message));
     });
-    worker.on('exit', (code) => {
-      this.exited = new FerryError('UNAVAILABLE', `the model's worker thread stopped (exit code ${code}); retry to load it again`, { retryAfterSeconds: 1 });
-      for (const p of this.pending.values()) p.reject(this.exited);
-      this.pending.clear();
-    });
+    worker.on('exit', (code) => this.stopped(`exit code ${code}`));
+    // Without a listener, an error thrown in the worker would be rethrown here and end the server.
+    worker.on('error', (err) => this.stopped(err.message));
+  }
+
+  private stopped(why: string): void {
+    this.exited ??= new FerryError('UNAVAILABLE', `the model's worker thread stopped (${why}); retry to load it again`, { retryAfterSeconds: 1 });
+    for (const p of this.pending.values()) p.reject(this.exited);
+    this.pending.clear();
   }
 
   static load(path: string, options: RuntimeOptions): Promise<WorkerModel> {
     const worker = new Worker(WORKER_MAIN, { workerData: { path, options, entry: WORKER_ENTRY.href } });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new FerryError('INTERNAL', `the model's worker thread failed to start: ${err.message}`, { cause: err }));
+      const onExit = (code: number) => reject(new FerryError('INTERNAL', `the model's worker thread exited (code ${code}) before the model loaded`));
       worker.once('error', onError);
+      worker.once('exit', onExit);
       worker.once('message', (msg: WorkerReply) => {
         worker.off('error', onError);
+        worker.off('exit', onExit);
         if (msg.type === 'ready') {
           // An idle model must not keep the process alive on its own (the server's socket does that);
           // the worker is referenced again while it has work, so awaited results always arrive.
@@ -103,10 +110,13 @@ class WorkerModel implements LoadedModel {
   }
 }
 
-/** Runs inline until one run is slow, then moves the model to a worker thread. */
+const SLOW_RUNS_TO_MOVE = 3;
+
+/** Runs inline until runs are slow, then moves the model to a worker thread. */
 class AdaptiveModel implements LoadedModel {
   private current: LoadedModel;
   private inlineRuns = 0;
+  private slowRuns = 0;
   private moving: Promise<void> | undefined;
   private releaseInline: (() => void) | undefined;
 
@@ -136,7 +146,10 @@ class AdaptiveModel implements LoadedModel {
       return await this.inline.infer(inputs, outputs);
     } finally {
       this.inlineRuns--;
-      if (this.moving === undefined && performance.now() - started > this.thresholdMs) this.moving = this.moveToWorker();
+      // The time includes waiting for a turn of the event loop, which a burst of other work can
+      // stretch once: only several slow runs in a row move the model.
+      this.slowRuns = performance.now() - started > this.thresholdMs ? this.slowRuns + 1 : 0;
+      if (this.moving === undefined && this.slowRuns >= SLOW_RUNS_TO_MOVE) this.moving = this.moveToWorker();
       if (this.inlineRuns === 0) this.releaseInline?.();
     }
   }

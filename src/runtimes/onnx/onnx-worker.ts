@@ -46,7 +46,8 @@ try {
 
 port.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'release') {
-    void session.release().finally(() => port.close());
+    // A failed release must not become an unhandled rejection: the thread ends either way.
+    session.release().catch(() => {}).finally(() => port.close());
     return;
   }
   session.run(msg.inputs, msg.outputs).then(
