@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
-import type { FerryError } from '../../src/core/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 import type { NamedTensors } from '../../src/core/tensor.js';
 import { Monitor } from '../../src/monitor/monitor.js';
 import { FsArtifactStore } from '../../src/registry/fs/fs-artifact-store.js';
@@ -44,6 +44,13 @@ class CountingRuntime implements Runtime {
     return g.open;
   }
 
+  /** The next run fails the way a model whose worker thread died fails. */
+  dieOnNextInfer(): void {
+    this.dying = true;
+  }
+
+  private dying = false;
+
   holdNextInfer(): () => Promise<void> {
     const g = gate();
     this.inferGate = g.wait;
@@ -62,6 +69,10 @@ class CountingRuntime implements Runtime {
         const held = this.inferGate;
         this.inferGate = undefined;
         if (held) await held;
+        if (this.dying) {
+          this.dying = false;
+          throw new FerryError('UNAVAILABLE', "the model's worker thread stopped (exit code 1); retry to load it again");
+        }
         return model.infer(inputs, outputs);
       },
       unload: async () => {
@@ -148,9 +159,22 @@ describe('ModelPool loading', () => {
     const { pool, records } = await setup(t);
     const broken = { ...records[0]!, artifactKey: 'models/a/missing.onnx' };
     await assert.rejects(pool.infer(broken, input(1).tensors), (e: FerryError) =>
-      e.code === 'UNAVAILABLE' && e.retryAfterSeconds === 5 && /model "a" version 1 failed to load/.test(e.message));
+      e.code === 'UNAVAILABLE' && e.retryAfterSeconds === 5 && /model "a" version 1 failed to load/.test(e.message)
+      && !e.message.includes('/'), 'the message names the model, not paths on the server');
     assert.equal(pool.isLoaded('a', 1), false);
     await assertComputes(pool, records[0]!, PARAMS[0]!);
+  });
+});
+
+describe('ModelPool and a model that stops working', () => {
+  it('forgets a loaded model that can no longer run, and the next request loads it again', async (t) => {
+    const { pool, runtime, records } = await setup(t);
+    await assertComputes(pool, records[0]!, PARAMS[0]!);
+    runtime.dieOnNextInfer();
+    await assert.rejects(pool.infer(records[0]!, input(1).tensors), (e: FerryError) => e.code === 'UNAVAILABLE');
+    assert.equal(pool.isLoaded('a', 1), false, 'not kept as a loaded model that fails every request');
+    await assertComputes(pool, records[0]!, PARAMS[0]!);
+    assert.equal(runtime.loads, 2);
   });
 });
 
