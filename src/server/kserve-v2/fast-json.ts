@@ -142,6 +142,8 @@ class NumberScanner {
         chunk = chunk * 10000 + v;
         chunkLen += 4;
       }
+      // The remaining digits one at a time: the integer loop's step plus leading-zero handling, written
+      // out again rather than shared because this is the hottest loop of the JSON path.
       c = b[i]!;
       while (c >= ZERO && c <= NINE) {
         scale++;
