@@ -27,7 +27,7 @@ export interface FerryConfig {
   idleUnloadMs: number;
   intraOpThreads: number;
   /** where models run: on the main thread, each in its own worker thread (the event loop stays free),
-   *  or `auto`: inline until runs take longer than workerThresholdMs, then in a worker */
+   *  or `auto`: loaded in a worker, moved inline once its runs prove shorter than workerThresholdMs */
   runtimeIsolation: 'auto' | 'worker' | 'inline';
   workerThresholdMs: number;
   /** register the pretrained models that ship with Ferry's npm dependencies on first start */

@@ -11,8 +11,9 @@ import { runtimeContract } from './runtime.contract.js';
 
 runtimeContract('onnxruntime inline', () => new OnnxRuntime({ isolation: 'inline' }));
 runtimeContract('onnxruntime in a worker thread', () => new OnnxRuntime({ isolation: 'worker' }));
-// Threshold 0: the first run moves the model to a worker, so the contract covers both halves of auto.
-runtimeContract('onnxruntime auto, moving at once', () => new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 0 }));
+// A threshold no run reaches: models start in a worker and move inline after three runs, so the
+// contract covers both halves of auto.
+runtimeContract('onnxruntime auto, moving inline', () => new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 60_000 }));
 
 const slowFile = () => {
   const p = path.join(tempDir('ferry-runtime-'), 'slow.onnx');
@@ -43,25 +44,26 @@ describe('where an ONNX model runs', () => {
     }
   });
 
-  it('auto moves a model to a worker after a slow run, and never for fast ones', async () => {
+  it('auto loads in a worker, moves a model whose runs are short inline, and keeps a slow one in the worker', async () => {
     const file = slowFile();
-    const moves = await new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 0 }).load({ path: file, format: 'onnx' }, { intraOpThreads: 1 });
-    const stays = await new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 60_000 }).load({ path: file, format: 'onnx' }, { intraOpThreads: 1 });
+    const inWorker = (m: LoadedModel) => (m as unknown as { inWorker: boolean }).inWorker;
+    const fast = await new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 60_000 }).load({ path: file, format: 'onnx' }, { intraOpThreads: 1 });
+    const slow = await new OnnxRuntime({ isolation: 'auto', workerThresholdMs: 0 }).load({ path: file, format: 'onnx' }, { intraOpThreads: 1 });
     try {
-      const first = await moves.infer(rows);
-      assert.equal((moves as unknown as { inWorker: boolean }).inWorker, false, 'the first run is inline');
-      let second: NamedTensors | undefined;
-      // The move loads a worker in the background; runs keep being answered meanwhile.
-      for (let i = 0; i < 200 && !(moves as unknown as { inWorker: boolean }).inWorker; i++) second = await moves.infer(rows);
-      assert.equal((moves as unknown as { inWorker: boolean }).inWorker, true);
-      second = await moves.infer(rows);
-      assert.equal(await loopRanDuring(moves), true, 'after the move, runs leave the event loop free');
-      assert.deepEqual(Array.from(second.y!.data as Float32Array), Array.from(first.y!.data as Float32Array), 'same answers before and after');
-      await stays.infer(rows);
-      await stays.infer(rows);
-      assert.equal((stays as unknown as { inWorker: boolean }).inWorker, false);
+      assert.equal(inWorker(fast), true, 'loaded in a worker: loading never blocks the event loop');
+      const first = await fast.infer(rows);
+      // The move loads an inline session after the third short run; runs keep being answered meanwhile.
+      let later: NamedTensors = first;
+      for (let i = 0; i < 200 && inWorker(fast); i++) later = await fast.infer(rows);
+      assert.equal(inWorker(fast), false, 'short runs moved it inline');
+      later = await fast.infer(rows);
+      assert.equal(await loopRanDuring(fast), false, 'inline now');
+      assert.deepEqual(Array.from(later.y!.data as Float32Array), Array.from(first.y!.data as Float32Array), 'same answers before and after');
+      for (let i = 0; i < 5; i++) await slow.infer(rows);
+      assert.equal(inWorker(slow), true, 'a slow run keeps it in the worker');
+      assert.equal(await loopRanDuring(slow), true);
     } finally {
-      await Promise.all([moves.unload(), stays.unload()]);
+      await Promise.all([fast.unload(), slow.unload()]);
     }
   });
 });

@@ -2,8 +2,7 @@
 // in a worker thread of its own (`worker`; see onnx-worker.ts for why). Measured on the serving
 // benchmark's MLP, the worker's thread hand-off cost a third of the throughput at concurrency 1-16,
 // while a model whose runs take long blocks every other request when inline. `auto` (the default)
-// starts inline and moves a model to a worker once three runs in a row take longer than
-// `workerThresholdMs`.
+// loads each model in a worker and moves it inline once its runs prove short (see AdaptiveModel).
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
 import type { NamedTensors } from '../../core/tensor.js';
@@ -35,8 +34,14 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_ENTRY = new URL(FROM_SOURCE ? './onnx-worker.ts' : './onnx-worker.js', import.meta.url);
 const WORKER_MAIN = FROM_SOURCE ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : WORKER_ENTRY;
 
+interface Timed {
+  readonly outputs: NamedTensors;
+  /** the run itself, timed in the worker: no queueing or message passing in it */
+  readonly ms: number;
+}
+
 interface Pending {
-  resolve: (t: NamedTensors) => void;
+  resolve: (t: Timed) => void;
   reject: (e: Error) => void;
 }
 
@@ -52,7 +57,7 @@ class WorkerModel implements LoadedModel {
       if (!p) return;
       this.pending.delete(msg.id);
       if (this.pending.size === 0) this.worker.unref();
-      if (msg.type === 'result') p.resolve(msg.outputs);
+      if (msg.type === 'result') p.resolve({ outputs: msg.outputs, ms: msg.ms });
       else p.reject(new FerryError(msg.code, msg.message));
     });
     worker.on('exit', (code) => this.stopped(`exit code ${code}`));
@@ -90,7 +95,11 @@ class WorkerModel implements LoadedModel {
     });
   }
 
-  infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+  async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
+    return (await this.inferTimed(inputs, outputs)).outputs;
+  }
+
+  inferTimed(inputs: NamedTensors, outputs?: readonly string[]): Promise<Timed> {
     if (this.exited) return Promise.reject(this.exited);
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
@@ -110,61 +119,90 @@ class WorkerModel implements LoadedModel {
   }
 }
 
-const SLOW_RUNS_TO_MOVE = 3;
+const RUNS_TO_DECIDE = 3;
 
-/** Runs inline until runs are slow, then moves the model to a worker thread. */
+/**
+ * `auto`: the model loads in a worker thread, so loading never stalls the event loop, and runs there
+ * while the worker times each run. Three runs in a row under the threshold show it is small: it moves
+ * inline, where small models are fastest. One slow run in the worker keeps it there for good; three
+ * slow runs in a row inline (a bigger batch, a busier machine) send it back to a worker for good.
+ */
 class AdaptiveModel implements LoadedModel {
-  private current: LoadedModel;
-  private inlineRuns = 0;
-  private slowRuns = 0;
+  private current: WorkerModel | InlineModel;
+  private state: 'trial' | 'inline' | 'worker' = 'trial';
+  private streak = 0;
   private moving: Promise<void> | undefined;
-  private releaseInline: (() => void) | undefined;
+  private readonly inflight = new Map<LoadedModel, number>();
+  private readonly drained = new Map<LoadedModel, () => void>();
 
   constructor(
-    private readonly inline: InlineModel,
+    worker: WorkerModel,
     private readonly path: string,
     private readonly options: RuntimeOptions,
     private readonly thresholdMs: number,
   ) {
-    this.current = inline;
+    this.current = worker;
   }
 
   get signature(): Signature {
-    return this.inline.signature;
+    return this.current.signature;
   }
 
-  /** true once the model runs in a worker thread */
+  /** true while the model runs in a worker thread */
   get inWorker(): boolean {
-    return this.current !== this.inline;
+    return this.current instanceof WorkerModel;
   }
 
   async infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors> {
-    if (this.current !== this.inline) return this.current.infer(inputs, outputs);
-    this.inlineRuns++;
-    const started = performance.now();
+    const model = this.current;
+    this.inflight.set(model, (this.inflight.get(model) ?? 0) + 1);
     try {
-      return await this.inline.infer(inputs, outputs);
+      if (model instanceof WorkerModel) {
+        const { outputs: out, ms } = await model.inferTimed(inputs, outputs);
+        this.observe(ms);
+        return out;
+      }
+      const started = performance.now();
+      const out = await model.infer(inputs, outputs);
+      // Inline, the time includes a wait for ORT's turn of the event loop: hence several runs in a row.
+      this.observe(performance.now() - started);
+      return out;
     } finally {
-      this.inlineRuns--;
-      // The time includes waiting for a turn of the event loop, which a burst of other work can
-      // stretch once: only several slow runs in a row move the model.
-      this.slowRuns = performance.now() - started > this.thresholdMs ? this.slowRuns + 1 : 0;
-      if (this.moving === undefined && this.slowRuns >= SLOW_RUNS_TO_MOVE) this.moving = this.moveToWorker();
-      if (this.inlineRuns === 0) this.releaseInline?.();
+      const left = this.inflight.get(model)! - 1;
+      this.inflight.set(model, left);
+      if (left === 0) this.drained.get(model)?.();
     }
   }
 
-  private async moveToWorker(): Promise<void> {
-    let worker: LoadedModel;
-    try {
-      worker = await WorkerModel.load(this.path, this.options);
-    } catch {
-      return; // stays inline: slower for others, but still correct
+  private observe(ms: number): void {
+    if (this.moving !== undefined || this.state === 'worker') return;
+    const slow = ms > this.thresholdMs;
+    if (this.state === 'trial') {
+      if (slow) this.state = 'worker';
+      else if (++this.streak >= RUNS_TO_DECIDE) this.moving = this.move('inline');
+      return;
     }
-    this.current = worker;
-    // Runs already started inline finish before the inline session is released.
-    if (this.inlineRuns > 0) await new Promise<void>((r) => (this.releaseInline = r));
-    await this.inline.unload();
+    this.streak = slow ? this.streak + 1 : 0;
+    if (this.streak >= RUNS_TO_DECIDE) this.moving = this.move('worker');
+  }
+
+  private async move(to: 'inline' | 'worker'): Promise<void> {
+    const from = this.current;
+    try {
+      this.current = to === 'inline' ? new InlineModel(await openSession(this.path, this.options)) : await WorkerModel.load(this.path, this.options);
+    } catch {
+      this.state = 'worker'; // could not load the other way: stay as it is, and stop trying
+      this.moving = undefined;
+      return;
+    }
+    this.state = to;
+    this.streak = 0;
+    // Runs that started on the old one finish before it is released.
+    if ((this.inflight.get(from) ?? 0) > 0) await new Promise<void>((r) => this.drained.set(from, r));
+    this.inflight.delete(from);
+    this.drained.delete(from);
+    await from.unload();
+    this.moving = undefined;
   }
 
   async unload(): Promise<void> {
@@ -190,8 +228,8 @@ export class OnnxRuntime implements Runtime {
   }
 
   async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
-    if (this.isolation === 'worker') return WorkerModel.load(artifact.path, options);
-    const inline = new InlineModel(await openSession(artifact.path, options));
-    return this.isolation === 'inline' ? inline : new AdaptiveModel(inline, artifact.path, options, this.thresholdMs);
+    if (this.isolation === 'inline') return new InlineModel(await openSession(artifact.path, options));
+    const worker = await WorkerModel.load(artifact.path, options);
+    return this.isolation === 'worker' ? worker : new AdaptiveModel(worker, artifact.path, options, this.thresholdMs);
   }
 }

@@ -14,7 +14,7 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { readonly type: 'ready'; readonly signature: Session['signature'] }
-  | { readonly type: 'result'; readonly id: number; readonly outputs: NamedTensors }
+  | { readonly type: 'result'; readonly id: number; readonly outputs: NamedTensors; readonly ms: number }
   | { readonly type: 'error'; readonly id?: number; readonly code: FerryError['code']; readonly message: string };
 
 const port = parentPort!;
@@ -50,8 +50,9 @@ port.on('message', (msg: WorkerRequest) => {
     session.release().catch(() => {}).finally(() => port.close());
     return;
   }
+  const started = performance.now();
   session.run(msg.inputs, msg.outputs).then(
-    (outputs) => port.postMessage({ type: 'result', id: msg.id, outputs } satisfies WorkerReply, transferables(outputs)),
+    (outputs) => port.postMessage({ type: 'result', id: msg.id, outputs, ms: performance.now() - started } satisfies WorkerReply, transferables(outputs)),
     (err: unknown) => port.postMessage(failure(err, msg.id)),
   );
 });
