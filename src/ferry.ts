@@ -47,7 +47,11 @@ export class Ferry {
     mkdirSync(config.data, { recursive: true });
     const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
     const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
-    const runtime = opts.runtime ?? new OnnxRuntime({ isolation: config.runtimeIsolation, workerThresholdMs: config.workerThresholdMs });
+    const runtime = opts.runtime ?? new OnnxRuntime({
+      isolation: config.runtimeIsolation,
+      workerThresholdMs: config.workerThresholdMs,
+      onMove: (to, file) => logger.info({ artifact: path.relative(config.data, file), to }, to === 'inline' ? 'model runs are short: moved to the main thread' : 'model runs are long: moved to a worker thread'),
+    });
     const defaults = config.batching;
     // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
     // hostile model can take seconds, and the event loop must keep answering meanwhile.

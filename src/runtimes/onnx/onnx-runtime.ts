@@ -140,6 +140,7 @@ class AdaptiveModel implements LoadedModel {
     private readonly path: string,
     private readonly options: RuntimeOptions,
     private readonly thresholdMs: number,
+    private readonly onMove: (to: 'inline' | 'worker', path: string) => void,
   ) {
     this.current = worker;
   }
@@ -197,6 +198,7 @@ class AdaptiveModel implements LoadedModel {
     }
     this.state = to;
     this.streak = 0;
+    this.onMove(to, this.path);
     // Runs that started on the old one finish before it is released.
     if ((this.inflight.get(from) ?? 0) > 0) await new Promise<void>((r) => this.drained.set(from, r));
     this.inflight.delete(from);
@@ -215,21 +217,25 @@ export interface OnnxRuntimeOptions {
   readonly isolation?: Isolation;
   /** with `auto`: a run longer than this moves the model to a worker thread */
   readonly workerThresholdMs?: number;
+  /** with `auto`: told when a model moves, so operators can see where it runs */
+  readonly onMove?: (to: 'inline' | 'worker', path: string) => void;
 }
 
 export class OnnxRuntime implements Runtime {
   readonly name = 'onnxruntime';
   private readonly isolation: Isolation;
   private readonly thresholdMs: number;
+  private readonly onMove: (to: 'inline' | 'worker', path: string) => void;
 
   constructor(options: OnnxRuntimeOptions = {}) {
     this.isolation = options.isolation ?? 'auto';
     this.thresholdMs = options.workerThresholdMs ?? 10;
+    this.onMove = options.onMove ?? (() => {});
   }
 
   async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
     if (this.isolation === 'inline') return new InlineModel(await openSession(artifact.path, options));
     const worker = await WorkerModel.load(artifact.path, options);
-    return this.isolation === 'worker' ? worker : new AdaptiveModel(worker, artifact.path, options, this.thresholdMs);
+    return this.isolation === 'worker' ? worker : new AdaptiveModel(worker, artifact.path, options, this.thresholdMs, this.onMove);
   }
 }
