@@ -70,6 +70,10 @@ function stop(proc: ChildProcess): Promise<void> {
   });
 }
 
+/** A stopped server's processes (uvicorn's workers above all) take a moment to go: let them, so the
+ *  next server's first measurements do not share the core with a teardown. */
+const settleDown = () => new Promise((r) => setTimeout(r, 3000));
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -132,6 +136,7 @@ export async function benchServe(): Promise<void> {
     await waitForPort(t.port, proc);
     rows.push(...measure(t.name, t.url, t.script, t.env));
     await stop(proc);
+    await settleDown();
   }
 
   const ferry = ferryStart();
