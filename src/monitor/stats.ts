@@ -24,6 +24,14 @@ interface Entry {
 
 export type ModelStatsJson = Omit<Entry, 'batch_stats'> & { batch_stats: BatchStat[] };
 
+const blank = (name: string, version: number): Entry => ({
+  name, version: String(version), last_inference: 0, inference_count: 0, execution_count: 0,
+  inference_stats: { success: dur(), fail: dur(), queue: dur(), compute_input: dur(), compute_infer: dur(), compute_output: dur() },
+  batch_stats: new Map(),
+});
+
+const toJson = (e: Entry): ModelStatsJson => ({ ...e, batch_stats: [...e.batch_stats.values()].sort((a, b) => a.batch_size - b.batch_size) });
+
 export class ModelStats {
   private readonly entries = new Map<string, Entry>();
 
@@ -33,11 +41,7 @@ export class ModelStats {
     const key = `${name}\u0000${version}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = {
-        name, version: String(version), last_inference: 0, inference_count: 0, execution_count: 0,
-        inference_stats: { success: dur(), fail: dur(), queue: dur(), compute_input: dur(), compute_infer: dur(), compute_output: dur() },
-        batch_stats: new Map(),
-      };
+      e = blank(name, version);
       this.entries.set(key, e);
     }
     return e;
@@ -76,14 +80,8 @@ export class ModelStats {
     add(b.compute_output, r.timings.outputMs);
   }
 
-  /** Stats for one model (or one version of it), or for all models when `name` is undefined. */
-  toJSON(name?: string, version?: number): ModelStatsJson[] {
-    const out: ModelStatsJson[] = [];
-    for (const e of this.entries.values()) {
-      if (name !== undefined && e.name !== name) continue;
-      if (version !== undefined && e.version !== String(version)) continue;
-      out.push({ ...e, batch_stats: [...e.batch_stats.values()].sort((a, b) => a.batch_size - b.batch_size) });
-    }
-    return out;
+  /** Stats of one version; a version that has served nothing has every field, at zero. */
+  of(name: string, version: number): ModelStatsJson {
+    return toJson(this.entries.get(`${name}\u0000${version}`) ?? blank(name, version));
   }
 }

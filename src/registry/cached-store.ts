@@ -16,6 +16,15 @@ export class CachedMetadataStore implements MetadataStore {
     for (const key of this.versions.keys()) if (key.startsWith(`${model}\u0000`)) this.versions.delete(key);
   }
 
+  /** Runs a write, then drops what was cached of its model (also when the write failed part-way). */
+  private async write<T>(model: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } finally {
+      this.forget(model);
+    }
+  }
+
   listModels(): Promise<ModelSummary[]> {
     return this.inner.listModels();
   }
@@ -31,12 +40,8 @@ export class CachedMetadataStore implements MetadataStore {
     return p;
   }
 
-  async addVersion(v: NewVersion): Promise<VersionRecord> {
-    try {
-      return await this.inner.addVersion(v);
-    } finally {
-      this.forget(v.model);
-    }
+  addVersion(v: NewVersion): Promise<VersionRecord> {
+    return this.write(v.model, () => this.inner.addVersion(v));
   }
 
   getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
@@ -54,28 +59,16 @@ export class CachedMetadataStore implements MetadataStore {
     return this.inner.listVersions(model);
   }
 
-  async deleteVersion(model: string, version: number): Promise<boolean> {
-    try {
-      return await this.inner.deleteVersion(model, version);
-    } finally {
-      this.forget(model);
-    }
+  deleteVersion(model: string, version: number): Promise<boolean> {
+    return this.write(model, () => this.inner.deleteVersion(model, version));
   }
 
-  async setAlias(model: string, alias: string, version: number): Promise<void> {
-    try {
-      await this.inner.setAlias(model, alias, version);
-    } finally {
-      this.forget(model);
-    }
+  setAlias(model: string, alias: string, version: number): Promise<void> {
+    return this.write(model, () => this.inner.setAlias(model, alias, version));
   }
 
-  async deleteAlias(model: string, alias: string): Promise<boolean> {
-    try {
-      return await this.inner.deleteAlias(model, alias);
-    } finally {
-      this.forget(model);
-    }
+  deleteAlias(model: string, alias: string): Promise<boolean> {
+    return this.write(model, () => this.inner.deleteAlias(model, alias));
   }
 
   close(): Promise<void> {

@@ -94,12 +94,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
 
   // statistics extension. Every registered version has statistics, zero until it serves, with the
   // same fields as a busy one so a client written for Triton never meets a missing key.
-  const zero = () => ({ count: 0, ns: 0 });
-  const statsOf = (name: string, versions: readonly number[]) => versions.map((ver) => monitor.stats.toJSON(name, ver)[0] ?? {
-    name, version: String(ver), last_inference: 0, inference_count: 0, execution_count: 0,
-    inference_stats: { success: zero(), fail: zero(), queue: zero(), compute_input: zero(), compute_infer: zero(), compute_output: zero() },
-    batch_stats: [],
-  });
+  const statsOf = (name: string, versions: readonly number[]) => versions.map((ver) => monitor.stats.of(name, ver));
   const stats = async (request: FastifyRequest<{ Params: Partial<ModelParams> }>) => {
     const { name, version } = request.params;
     if (name === undefined) return { model_stats: (await registry.list()).flatMap((m) => statsOf(m.name, m.versions)) };
