@@ -104,3 +104,38 @@ export async function openSession(path: string, options: RuntimeOptions): Promis
     release: () => session.release(),
   };
 }
+
+export interface GraphSessionOptions {
+  readonly intraOpThreads?: number;
+}
+
+/** A session on an in-memory model, tuned for the training engine's run-after-run loop: spinning
+ *  threads are turned off because JS works between runs (the notes measured spinning as a loss). */
+export async function openGraphSession(model: Uint8Array, options: GraphSessionOptions = {}): Promise<Session> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model, {
+      intraOpNumThreads: options.intraOpThreads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 4,
+      extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
+    });
+  } catch (err) {
+    throw new FerryError('INTERNAL', `onnxruntime could not load a training graph: ${(err as Error).message}`, { cause: err });
+  }
+  const signature = { inputs: session.inputMetadata.map(specOf), outputs: session.outputMetadata.map(specOf) };
+  return {
+    signature,
+    async run(inputs, outputs) {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
+      const result = outputs && outputs.length > 0 ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
+      const out: NamedTensors = {};
+      for (const [name, v] of Object.entries(result)) out[name] = fromOrt(v as ort.Tensor);
+      return out;
+    },
+    release: () => session.release(),
+  };
+}

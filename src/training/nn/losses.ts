@@ -1,0 +1,69 @@
+// Losses, and what each one means for a model once trained: the outputs its exported inference graph
+// carries and how a prediction is scored as correct.
+import * as F from '../autodiff/fn.js';
+import { fmtShape, shapeError, type Value } from '../autodiff/tape.js';
+
+export const LOSSES = ['crossEntropy', 'mse', 'binaryCrossEntropy'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+/** How targets are fed for a loss: class ids, or float rows. */
+export function targetKind(loss: LossName): 'classes' | 'floats' {
+  return loss === 'crossEntropy' ? 'classes' : 'floats';
+}
+
+/** The mean loss over the batch. `out` is the network's raw output (logits for the two
+ *  classification losses, which fold the softmax / sigmoid in for numerical stability). */
+export function lossValue(loss: LossName, out: Value, target: Value): Value {
+  switch (loss) {
+    case 'crossEntropy': {
+      if (out.rank !== 2) throw shapeError(`crossEntropy expects logits [N, classes] from the network, got ${fmtShape(out.shape)}`);
+      const logp = F.logSoftmax(out, -1);
+      const picked = F.reduceSum(F.mul(logp, F.oneHot(target, out.shape[1]!)), [1]);
+      return F.neg(F.meanAll(picked));
+    }
+    case 'mse': {
+      checkSame(loss, out, target);
+      const d = F.sub(out, target);
+      return F.meanAll(F.mul(d, d));
+    }
+    case 'binaryCrossEntropy': {
+      // with logits z and targets t in {0, 1}:  softplus(z) − z·t  ==  −t·log σ(z) − (1−t)·log(1−σ(z))
+      checkSame(loss, out, target);
+      return F.meanAll(F.sub(F.softplus(out), F.mul(out, target)));
+    }
+  }
+}
+
+/** How many predictions in the batch were right (classification), as a float scalar. */
+export function correctCount(loss: LossName, out: Value, target: Value): Value | undefined {
+  switch (loss) {
+    case 'crossEntropy':
+      return F.sumAll(F.cast(F.equal(F.argmax(out, -1), target), 'FP32'));
+    case 'binaryCrossEntropy': {
+      const predicted = F.cast(F.greater(out, F.scalar(out, 0)), 'FP32');
+      return F.sumAll(F.cast(F.equal(predicted, target), 'FP32'));
+    }
+    case 'mse':
+      return undefined;
+  }
+}
+
+/** The outputs the exported model serves. */
+export function servingOutputs(loss: LossName, out: Value): Record<string, Value> {
+  switch (loss) {
+    case 'crossEntropy':
+      return { logits: out, probabilities: F.softmax(out, -1) };
+    case 'binaryCrossEntropy':
+      return { logits: out, probabilities: F.sigmoid(out) };
+    case 'mse':
+      return { output: out };
+  }
+}
+
+function checkSame(loss: string, out: Value, target: Value): void {
+  const a = out.shape.slice(1);
+  const b = target.shape.slice(1);
+  if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+    throw shapeError(`${loss}: the network outputs ${fmtShape(out.shape)} but the targets are ${fmtShape(target.shape)}`);
+  }
+}

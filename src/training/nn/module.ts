@@ -1,0 +1,76 @@
+// Modules: the building blocks a network is written with. A module owns its parameters (named like
+// PyTorch's state dict: '0.weight', '2.bias') and records its forward pass on a tape.
+import type { Value } from '../autodiff/tape.js';
+import type { Rng } from '../rng.js';
+
+export class Parameter {
+  data: Float32Array;
+
+  constructor(
+    readonly shape: readonly number[],
+    /** draws the initial values; called once per training run with the run's seeded generator */
+    readonly init: (rng: Rng, size: number) => Float32Array,
+  ) {
+    this.data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+/** What a forward pass may ask of the training step being built. */
+export interface ForwardContext {
+  /** true while building the training step; false for evaluation and the exported model */
+  readonly training: boolean;
+  /** the tape value that stands for a parameter in this graph */
+  param(p: Parameter): Value;
+  /** a keep-mask for dropout, scaled by 1/(1−p), fed from JS on every step so runs are reproducible
+   *  (onnxruntime's random ops cannot be seeded per run) */
+  dropoutMask(shape: readonly number[], p: number): Value;
+}
+
+export abstract class Module {
+  /** the name a user wrote, for error messages: 'Linear', 'Conv2d', … */
+  abstract readonly kind: string;
+
+  abstract forward(x: Value, ctx: ForwardContext): Value;
+
+  /** own parameters by local name */
+  protected ownParameters(): [string, Parameter][] {
+    return [];
+  }
+
+  /** child modules by local name */
+  children(): [string, Module][] {
+    return [];
+  }
+
+  /** every parameter of this module and its children, by dotted path */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = this.ownParameters().map(([n, p]) => [prefix + n, p]);
+    for (const [n, m] of this.children()) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Draws fresh initial values for every parameter, in a fixed order, from `rng`. */
+  initialize(rng: Rng): void {
+    for (const [, p] of this.namedParameters()) p.data = p.init(rng, p.size);
+  }
+
+  /** a one-line description for summaries and errors */
+  describe(): string {
+    return this.kind;
+  }
+}
+
+/** PyTorch's default for Linear and Conv: U(−1/√fan_in, 1/√fan_in) for weights and biases. */
+export function uniformFanIn(fanIn: number): (rng: Rng, size: number) => Float32Array {
+  const bound = 1 / Math.sqrt(fanIn);
+  return (rng, size) => Float32Array.from({ length: size }, () => rng.uniform(-bound, bound));
+}
+
+export const constantInit = (value: number) => (_rng: Rng, size: number): Float32Array => new Float32Array(size).fill(value);
+
+export const normalInit = (std: number) => (rng: Rng, size: number): Float32Array =>
+  Float32Array.from({ length: size }, () => std * rng.normal());

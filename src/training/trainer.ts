@@ -1,0 +1,323 @@
+// The training loop: builds the step, evaluation and inference graphs for a spec, runs the step graph
+// once per batch with onnxruntime, evaluates after every epoch, hands a checkpoint to the caller,
+// and ends with the inference model and its training record. It runs wherever it is called — the
+// CLI calls it directly, the job service from a worker thread.
+import { FerryError } from '../core/errors.js';
+import type { NamedTensors, Tensor } from '../core/tensor.js';
+import { openGraphSession, type Session } from '../runtimes/onnx/session.js';
+import { FERRY_VERSION } from '../version.js';
+import { fmtShape, Tape, type Value } from './autodiff/tape.js';
+import type { Checkpoint } from './checkpoint.js';
+import { batches } from './data/batches.js';
+import type { Dataset, Examples } from './data/dataset.js';
+import { buildEvalGraph, buildInferenceModel, buildTrainGraph, nextName, slotName, type NetworkShape, type TrainGraph } from './graphs.js';
+import { buildNetwork } from './nn/build.js';
+import { Embedding, Sequential } from './nn/layers.js';
+import { targetKind } from './nn/losses.js';
+import { makeOptimizer, type Optimizer } from './nn/optimizers.js';
+import { learningRate } from './nn/schedules.js';
+import type { EpochMetrics, TrainingRecord } from './record.js';
+import { Rng } from './rng.js';
+import type { TrainSpec } from './spec.js';
+import { readFloatInitializers } from './weights.js';
+
+export interface StepProgress {
+  /** 1-based */
+  readonly epoch: number;
+  readonly epochs: number;
+  /** steps done in this epoch */
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  /** running means over this epoch so far */
+  readonly loss: number;
+  readonly accuracy?: number;
+  readonly samplesPerSec: number;
+}
+
+export interface TrainHooks {
+  onProgress?(p: StepProgress): void;
+  /** after each epoch's evaluation; the caller saves the checkpoint (awaited before going on) */
+  onEpoch?(m: EpochMetrics, checkpoint: Checkpoint): void | Promise<void>;
+  /** polled between steps; true stops the run with a CANCELLED error */
+  isCancelled?(): boolean;
+}
+
+export interface TrainInput {
+  readonly spec: TrainSpec;
+  readonly dataset: Dataset;
+  /** fine-tuning: the registered version whose weights the run starts from */
+  readonly parent?: { readonly model: string; readonly version: number; readonly onnx: Uint8Array };
+  readonly resume?: Checkpoint;
+  readonly hooks?: TrainHooks;
+  readonly intraOpThreads?: number;
+  /** progress callbacks every this many steps; default 10 */
+  readonly progressEvery?: number;
+}
+
+export interface TrainResult {
+  readonly onnx: Uint8Array;
+  readonly record: TrainingRecord;
+  readonly metrics: EpochMetrics;
+}
+
+const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+const EVAL_BATCH = 500;
+
+/** Everything about a spec that can be checked before a step runs. */
+export interface PreparedRun {
+  readonly shape: NetworkShape;
+  readonly optimizer: Optimizer;
+  readonly frozen: Set<string>;
+  readonly train: TrainGraph;
+  readonly classes?: readonly string[];
+}
+
+export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
+  const featureSize = dataset.featureShape.reduce((a, b) => a * b, 1);
+  const inputShape = spec.input ?? dataset.featureShape;
+  const inputSize = inputShape.reduce((a, b) => a * b, 1);
+  if (inputSize !== featureSize) {
+    throw bad(`input ${fmtShape(inputShape)} holds ${inputSize} values but ${dataset.name} examples have ${featureSize} (shape ${fmtShape(dataset.featureShape)}); set "input" to a shape of ${featureSize} values`);
+  }
+  if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
+  let net: Sequential;
+  try {
+    net = buildNetwork(spec.model);
+  } catch (err) {
+    if (err instanceof FerryError) err.message = `model: ${err.message}`;
+    throw err;
+  }
+  const kind = targetKind(spec.loss);
+  if (kind === 'classes' && !dataset.classes) {
+    throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
+  }
+  let targetShape: number[] = [];
+  if (kind === 'floats') {
+    if (dataset.classes) targetShape = spec.loss === 'binaryCrossEntropy' ? [1] : [dataset.classes.length];
+    else targetShape = [dataset.targetSize ?? 1];
+    if (spec.loss === 'binaryCrossEntropy' && dataset.classes && dataset.classes.length !== 2) {
+      throw bad(`binaryCrossEntropy needs two classes; ${dataset.name} has ${dataset.classes.length}: use crossEntropy`);
+    }
+  }
+  const inputType = net.layers[0] instanceof Embedding ? 'INT64' : 'FP32';
+  const shape: NetworkShape = { net, loss: spec.loss, inputShape, inputType, targetShape };
+  const optimizer = makeOptimizer(spec.optimizer);
+  const names = net.namedParameters().map(([n]) => n);
+  for (const prefix of spec.freeze ?? []) {
+    if (!names.some((n) => n.startsWith(prefix))) throw bad(`freeze: "${prefix}" matches no parameter; parameters are ${names.join(', ')}`);
+  }
+  const frozen = new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
+  const train = buildTrainGraph(shape, optimizer, frozen);
+  if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
+  return { shape, optimizer, frozen, train, classes: dataset.classes };
+}
+
+/** The network's output shape, from a forward recording on a scratch tape. */
+function forwardShape(n: NetworkShape): readonly number[] {
+  const tape = new Tape();
+  const seen = new Map<object, Value>();
+  const x = tape.input('input', [-1, ...n.inputShape], n.inputType);
+  const out = n.net.forward(x, {
+    training: false,
+    param: (p) => {
+      if (!seen.has(p)) seen.set(p, tape.input(`p${seen.size}`, p.shape));
+      return seen.get(p)!;
+    },
+    dropoutMask: (shape) => tape.input(`m${seen.size}`, shape),
+  });
+  return out.shape;
+}
+
+function checkLabels(d: Dataset, outputs: number): void {
+  for (const [part, ex] of [['training', d.train], ['test', d.test]] as const) {
+    const y = ex.y as Int32Array;
+    for (let i = 0; i < ex.n; i++) {
+      if (y[i]! < 0 || y[i]! >= outputs) {
+        throw bad(`label ${y[i]} (${d.classes?.[y[i]!] ?? '?'}) of ${part} example ${i} is out of range for a network with ${outputs} outputs; make the last layer output ${d.classes?.length ?? y[i]! + 1} classes`);
+      }
+    }
+  }
+}
+
+export async function train(input: TrainInput): Promise<TrainResult> {
+  const { spec, dataset, hooks = {} } = input;
+  const run = prepare(spec, dataset);
+  const { shape, optimizer, train: graph } = run;
+  const params = new Map<string, Float32Array>();
+  const state = new Map<string, Float32Array>();
+  const named = shape.net.namedParameters();
+
+  let rng = new Rng(spec.seed);
+  shape.net.initialize(rng);
+  for (const [name, p] of named) params.set(name, p.data);
+  if (input.parent) loadParent(params, named.map(([n, p]) => [n, p.shape]), input.parent);
+  const stateShapes = new Map<string, readonly number[]>();
+  for (const [name, p] of named) {
+    if (!graph.trainable.includes(name)) continue;
+    for (const slot of optimizer.slots) {
+      state.set(slotName(name, slot), new Float32Array(p.size));
+      stateShapes.set(slotName(name, slot), p.shape);
+    }
+  }
+  let startEpoch = 0;
+  let step = 0;
+  let seconds = 0;
+  const history: EpochMetrics[] = [];
+  if (input.resume) {
+    const c = input.resume;
+    for (const [name, t] of c.tensors) (params.has(name) ? params : state).set(name, t);
+    startEpoch = c.epoch;
+    step = c.step;
+    seconds = c.seconds;
+    rng = new Rng(c.rng);
+    history.push(...c.history);
+  }
+
+  const featureSize = shape.inputShape.reduce((a, b) => a * b, 1);
+  const stepsPerEpoch = Math.ceil(dataset.train.n / spec.batchSize);
+  const totalSteps = stepsPerEpoch * spec.epochs;
+  const every = input.progressEvery ?? 10;
+  const threads = input.intraOpThreads ?? 1;
+  const trainSession = await openGraphSession(graph.onnx, { intraOpThreads: threads });
+  const evalSession = await openGraphSession(buildEvalGraph(shape), { intraOpThreads: threads });
+  try {
+    for (let epoch = startEpoch; epoch < spec.epochs; epoch++) {
+      const t0 = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let s = 0;
+      let lr = spec.optimizer.lr;
+      for (const b of batches(dataset.train, featureSize, spec.batchSize, rng)) {
+        if (hooks.isCancelled?.()) throw new FerryError('CANCELLED', 'training was cancelled');
+        lr = learningRate(spec.optimizer.lr, spec.schedule, { step, epoch, totalSteps });
+        const feeds: NamedTensors = {
+          input: inputTensor(shape, b.x, b.size),
+          target: targetTensor(shape, b.y, b.size, dataset),
+        };
+        for (const m of graph.masks) feeds[m.name] = dropoutMask(rng, m.shape, m.p, b.size);
+        for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
+        for (const [name, t] of state) feeds[name] = f32(t, stateShapes.get(name)!);
+        for (const [k, v] of Object.entries(optimizer.scalarValues(step, lr))) feeds[`opt_${k}`] = f32(Float32Array.of(v), []);
+        const out = await trainSession.run(feeds);
+        const loss = (out['loss']!.data as Float32Array)[0]!;
+        if (!Number.isFinite(loss)) {
+          throw bad(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1} (learning rate ${lr}); lower optimizer.lr (try ${lr / 10}) or check the data for extreme values`);
+        }
+        for (const name of graph.trainable) {
+          params.set(name, out[nextName(name)]!.data as Float32Array);
+          for (const slot of optimizer.slots) state.set(slotName(name, slot), out[nextName(slotName(name, slot))]!.data as Float32Array);
+        }
+        lossSum += loss * b.size;
+        if (graph.hasCorrect) correct += (out['correct']!.data as Float32Array)[0]!;
+        seen += b.size;
+        s++;
+        step++;
+        if (hooks.onProgress && (s % every === 0 || s === stepsPerEpoch)) {
+          hooks.onProgress({
+            epoch: epoch + 1, epochs: spec.epochs, step: s, stepsPerEpoch, loss: lossSum / seen,
+            ...(graph.hasCorrect ? { accuracy: correct / (seen * outputsPerExample(shape)) } : {}),
+            samplesPerSec: seen / ((performance.now() - t0) / 1000),
+          });
+        }
+      }
+      const trainSecs = (performance.now() - t0) / 1000;
+      const test = await evaluate(evalSession, shape, dataset, named, params, featureSize);
+      seconds += (performance.now() - t0) / 1000;
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        ...(graph.hasCorrect ? { trainAccuracy: correct / (seen * outputsPerExample(shape)) } : {}),
+        testLoss: test.loss,
+        ...(test.accuracy !== undefined ? { testAccuracy: test.accuracy } : {}),
+        learningRate: lr,
+        seconds: trainSecs,
+        samplesPerSec: seen / trainSecs,
+      };
+      history.push(m);
+      await hooks.onEpoch?.(m, { epoch: epoch + 1, step, rng: rng.state(), history: [...history], seconds, tensors: new Map([...params, ...state]) });
+    }
+  } finally {
+    await trainSession.release();
+    await evalSession.release();
+  }
+
+  const record: TrainingRecord = {
+    spec, dataset: dataset.record, seed: spec.seed, epochs: history, wallSeconds: seconds, ferryVersion: FERRY_VERSION,
+    inputShape: shape.inputShape,
+    ...(run.classes ? { classes: run.classes } : {}),
+    ...(input.parent ? { parent: { model: input.parent.model, version: input.parent.version } } : {}),
+    ...(input.resume ? { resumedFromEpoch: input.resume.epoch } : {}),
+  };
+  const onnx = buildInferenceModel(shape, params, {
+    'ferry.training': JSON.stringify(record),
+    ...(run.classes ? { 'ferry.classes': JSON.stringify(run.classes) } : {}),
+  });
+  return { onnx, record, metrics: history.at(-1)! };
+}
+
+function outputsPerExample(n: NetworkShape): number {
+  return n.targetShape.reduce((a, b) => a * b, 1);
+}
+
+function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly number[]][], parent: NonNullable<TrainInput['parent']>): void {
+  const weights = readFloatInitializers(parent.onnx);
+  let matched = 0;
+  for (const [name, shape] of shapes) {
+    const w = weights.get(name);
+    if (!w) continue;
+    if (w.dims.length !== shape.length || w.dims.some((d, i) => d !== shape[i])) {
+      throw bad(`fine-tuning from ${parent.model}:${parent.version}: parameter ${name} is ${fmtShape(w.dims)} there but ${fmtShape(shape)} in this network; change the layer or leave it out of the parent's shape`);
+    }
+    params.set(name, w.data.slice());
+    matched++;
+  }
+  if (matched === 0) {
+    throw bad(`fine-tuning from ${parent.model}:${parent.version}: none of its weights match this network's parameters (${shapes.map(([n]) => n).join(', ')}); fine-tuning needs the same layer layout`);
+  }
+}
+
+const f32 = (data: Float32Array, shape: readonly number[]): Tensor => ({ dtype: 'FP32', shape: [...shape], data });
+
+function inputTensor(n: NetworkShape, x: Float32Array, size: number): Tensor {
+  const shape = [size, ...n.inputShape];
+  if (n.inputType === 'INT64') return { dtype: 'INT64', shape, data: BigInt64Array.from(x, (v) => BigInt(Math.round(v))) };
+  return { dtype: 'FP32', shape, data: x };
+}
+
+function targetTensor(n: NetworkShape, y: Int32Array | Float32Array, size: number, d: Dataset): Tensor {
+  if (n.targetShape.length === 0) return { dtype: 'INT64', shape: [size], data: BigInt64Array.from(y as Int32Array, (v) => BigInt(v)) };
+  const width = n.targetShape.reduce((a, b) => a * b, 1);
+  if (!d.classes) return { dtype: 'FP32', shape: [size, ...n.targetShape], data: y as Float32Array };
+  const out = new Float32Array(size * width);
+  if (n.loss === 'binaryCrossEntropy') for (let i = 0; i < size; i++) out[i] = y[i]!;
+  else for (let i = 0; i < size; i++) out[i * width + y[i]!] = 1; // mse on classes: one-hot targets
+  return { dtype: 'FP32', shape: [size, ...n.targetShape], data: out };
+}
+
+function dropoutMask(rng: Rng, shape: readonly number[], p: number, batch: number): Tensor {
+  const n = batch * shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < n; i++) data[i] = rng.next() >= p ? keep : 0;
+  return { dtype: 'FP32', shape: [batch, ...shape], data };
+}
+
+async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: readonly [string, { shape: readonly number[] }][],
+  params: ReadonlyMap<string, Float32Array>, featureSize: number): Promise<{ loss: number; accuracy?: number }> {
+  let loss = 0;
+  let correct = 0;
+  let hasCorrect = false;
+  const test: Examples = d.test;
+  for (const b of batches(test, featureSize, EVAL_BATCH, null)) {
+    const feeds: NamedTensors = { input: inputTensor(n, b.x, b.size), target: targetTensor(n, b.y, b.size, d) };
+    for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
+    const out = await session.run(feeds);
+    loss += (out['loss']!.data as Float32Array)[0]! * b.size;
+    if (out['correct']) {
+      hasCorrect = true;
+      correct += (out['correct'].data as Float32Array)[0]!;
+    }
+  }
+  return { loss: loss / test.n, ...(hasCorrect ? { accuracy: correct / (test.n * outputsPerExample(n)) } : {}) };
+}
