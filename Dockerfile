@@ -16,6 +16,7 @@ ENV NODE_ENV=production FERRY_HOST=0.0.0.0 FERRY_PORT=8080 FERRY_DATA=/data
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+COPY models ./models
 COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -28,6 +28,18 @@ export interface FerryOptions {
   readonly runtime?: Runtime;
 }
 
+/** The registry on a data folder: SQLite metadata and a folder of artifacts. `ferry serve` and
+ *  `ferry train` (which registers what it trained) open the same one. */
+export function openRegistry(config: FerryConfig, checkRuntime?: Runtime): Registry {
+  mkdirSync(config.data, { recursive: true });
+  const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
+  const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
+  // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
+  // hostile model can take seconds, and the event loop must keep answering meanwhile.
+  const runtime = checkRuntime ?? new OnnxRuntime({ isolation: 'worker' });
+  return new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults: config.batching });
+}
+
 export class Ferry {
   private ready = false;
 
@@ -44,19 +56,13 @@ export class Ferry {
     const { config } = opts;
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
-    mkdirSync(config.data, { recursive: true });
-    const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
-    const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
+    const registry = openRegistry(config, opts.runtime);
     const runtime = opts.runtime ?? new OnnxRuntime({
       isolation: config.runtimeIsolation,
       workerThresholdMs: config.workerThresholdMs,
       onMove: (to, file) => logger.info({ artifact: path.relative(config.data, file), to }, to === 'inline' ? 'model runs are short: moved to the main thread' : 'model runs are long: moved to a worker thread'),
     });
     const defaults = config.batching;
-    // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
-    // hostile model can take seconds, and the event loop must keep answering meanwhile.
-    const checkRuntime = opts.runtime ?? new OnnxRuntime({ isolation: 'worker' });
-    const registry = new Registry(meta, artifacts, checkRuntime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults });
     const monitor = new Monitor();
     const pool = new ModelPool(registry, runtime, monitor, clock, {
       memoryBudgetBytes: config.memoryBudgetBytes, idleUnloadMs: config.idleUnloadMs, intraOpThreads: config.intraOpThreads, defaults, logger,

@@ -4,10 +4,11 @@ import { FERRY_VERSION } from '../version.js';
 import { ApiError, FerryClient } from './client.js';
 import { modelCommands } from './models.js';
 import type { ServeFlags } from './serve.js';
+import type { TrainFlags } from './train.js';
 
 const program = new Command('ferry')
   .version(FERRY_VERSION)
-  .description('AI models as a service: serve, register and manage models')
+  .description('AI models as a service: train, serve, register and manage models')
   .option('--url <url>', 'Ferry server for client commands (env FERRY_URL)', process.env.FERRY_URL ?? 'http://127.0.0.1:8080');
 
 program.command('serve').description('start the server (defaults: 127.0.0.1:8080, data in ./ferry-data)')
@@ -19,6 +20,21 @@ program.command('serve').description('start the server (defaults: 127.0.0.1:8080
   // Imported on use: the server pulls in onnxruntime, SQLite and fastify, which the client commands
   // do not need and which would add ~110 ms to every `ferry models ...`.
   .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags));
+
+program.command('train').description('train a model from a recipe (mnist-mlp, mnist-cnn) or a spec.json and register it')
+  .argument('<recipe|spec.json>')
+  .option('--epochs <n>', 'override the number of epochs')
+  .option('--batch-size <n>', 'override the batch size')
+  .option('--seed <n>', 'override the random seed')
+  .option('--name <model>', 'register under this model name')
+  .option('--from <model[:version]>', 'fine-tune: start from a registered version\'s weights')
+  .option('--threads <n>', 'onnxruntime threads (default: every core)')
+  .option('--out <file.onnx>', 'also write the trained model to a file')
+  .option('--no-register', 'do not register the result')
+  .option('--data <dir>', 'data folder to register in (env FERRY_DATA)')
+  .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
+  .option('--json', 'print one JSON line with the final metrics and the registered version last')
+  .action(async (target: string, flags: TrainFlags) => (await import('./train.js')).trainCommand(target, flags));
 
 modelCommands(program, () => new FerryClient(program.opts<{ url: string }>().url));
 

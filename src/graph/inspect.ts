@@ -36,6 +36,8 @@ export interface OnnxSummary {
   initializerCount: number;
   /** distinct op types in the main graph, in first-use order */
   opTypes: string[];
+  /** metadata_props: key/value strings the writer stored (Ferry keeps a training record there) */
+  metadata: Record<string, string>;
 }
 
 // Real models declare a handful of inputs, outputs and opsets; the cap bounds what a hostile file
@@ -64,6 +66,8 @@ function summarize(r: Reader): OnnxSummary {
   let producerVersion = '';
   const opsets: { domain: string; version: number }[] = [];
   let graph: { start: number; end: number } | undefined;
+  const metadata: Record<string, string> = {};
+  let metadataCount = 0;
   eachField(r, r.len, 'ModelProto', (field, wire, at) => {
     if (field === 1) irVersion = int64ToNumber(varint(r, wire, at, 'ir_version'));
     else if (field === 2) producerName = string(r, wire, at, 'producer_name');
@@ -78,6 +82,11 @@ function summarize(r: Reader): OnnxSummary {
       const end = length(r, wire, at, 'graph');
       graph = { start: r.pos, end }; // walked in full below
       r.pos = end;
+    } else if (field === 14) {
+      if (++metadataCount > MAX_GRAPH_VALUES) throw new OnnxFormatError('model has too many metadata entries');
+      const [key, value] = readStringPair(r, length(r, wire, at, 'metadata_props'));
+      // Object.create(null) semantics without the prototype: a key like "__proto__" stays data.
+      Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true });
     } else return false;
     return true;
   });
@@ -91,10 +100,21 @@ function summarize(r: Reader): OnnxSummary {
   }
   const bad = opsets.find((o) => !(o.version > 0));
   if (bad) throw new OnnxFormatError(`opset_import for domain '${bad.domain || 'ai.onnx'}' has no version`);
-  const summary = { irVersion, producerName, producerVersion, opsets, ...readGraph(r, graph.start, graph.end) };
+  const summary = { irVersion, producerName, producerVersion, opsets, ...readGraph(r, graph.start, graph.end), metadata };
   r.pos = 0;
   refuseExternalData(r, r.len, 'ModelProto', 0);
   return summary;
+}
+
+function readStringPair(r: Reader, end: number): [string, string] {
+  const pair: [string, string] = ['', ''];
+  eachField(r, end, 'StringStringEntryProto', (field, wire, at) => {
+    if (field === 1) pair[0] = string(r, wire, at, 'key');
+    else if (field === 2) pair[1] = string(r, wire, at, 'value');
+    else return false;
+    return true;
+  });
+  return pair;
 }
 
 function readOpset(r: Reader, end: number): { domain: string; version: number } {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { FerryError } from '../core/errors.js';
-import { inspectOnnx, OnnxFormatError } from '../graph/onnx.js';
+import { inspectOnnx, OnnxFormatError, type OnnxSummary } from '../graph/onnx.js';
 import type { Runtime, Signature } from '../runtimes/runtime.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { MetadataStore } from './metadata-store.js';
@@ -40,7 +40,7 @@ export class Registry {
     const config = parseModelConfig(opts.config ?? {});
     const staged = await this.artifacts.stage(source, this.options.maxUploadBytes);
     try {
-      const signature = await this.check(staged.path, staged.sizeBytes);
+      const { signature, embedded } = await this.check(staged.path, staged.sizeBytes);
       effectiveConfig(config, signature, this.options.defaults); // rejects e.g. batching a model that cannot batch
       // The random part keeps two versions with the same bytes from sharing one file, which deleting
       // either of them would remove.
@@ -49,7 +49,7 @@ export class Registry {
       try {
         return await this.meta.addVersion({
           model: name, format: 'onnx', artifactKey: key, sizeBytes: staged.sizeBytes, sha256: staged.sha256,
-          signature, config, metadata: opts.metadata ?? {},
+          signature, config, metadata: { ...embedded, ...opts.metadata },
         });
       } catch (err) {
         await this.artifacts.delete(key);
@@ -68,17 +68,18 @@ export class Registry {
   private checking: Promise<unknown> = Promise.resolve();
 
   /** Checks one upload at a time: each holds its whole file in memory and a test-loaded session. */
-  private check(file: string, size: number): Promise<Signature> {
+  private check(file: string, size: number): Promise<CheckedModel> {
     const turn = this.checking.then(() => this.checkNow(file, size));
     this.checking = turn.catch(() => {});
     return turn;
   }
 
   /** Parses with Ferry's reader first (native code is never handed garbage), then test-loads it. */
-  private async checkNow(file: string, size: number): Promise<Signature> {
+  private async checkNow(file: string, size: number): Promise<CheckedModel> {
     if (size === 0) throw new FerryError('INVALID_ARGUMENT', 'the uploaded file is empty; send the bytes of an .onnx model as the request body');
+    let summary: OnnxSummary;
     try {
-      inspectOnnx(new Uint8Array(await readFile(file)));
+      summary = inspectOnnx(new Uint8Array(await readFile(file)));
     } catch (err) {
       if (err instanceof OnnxFormatError) throw new FerryError('INVALID_ARGUMENT', `the upload is not a valid ONNX model: ${err.message}`);
       throw err;
@@ -86,7 +87,7 @@ export class Registry {
     const loaded = await this.runtime.load({ path: file, format: 'onnx' }, { intraOpThreads: this.options.intraOpThreads });
     const signature = loaded.signature;
     await loaded.unload();
-    return signature;
+    return { signature, embedded: embeddedMetadata(summary.metadata) };
   }
 
   list(): Promise<ModelSummary[]> {
@@ -159,4 +160,28 @@ export class Registry {
     }
     return removed;
   }
+}
+
+interface CheckedModel {
+  readonly signature: Signature;
+  /** what the file says about itself, kept in the version's metadata */
+  readonly embedded: Record<string, unknown>;
+}
+
+/** A model Ferry trained carries its training record and class names in metadata_props, so the
+ *  record follows the file through `ferry models push` or any other copy. */
+function embeddedMetadata(props: Readonly<Record<string, string>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [prop, key] of [['ferry.training', 'training'], ['ferry.classes', 'classes']] as const) {
+    const raw = props[prop];
+    if (raw === undefined) continue;
+    try {
+      out[key] = JSON.parse(raw);
+    } catch {
+      // a hand-edited or foreign value: keep the model, drop the unreadable record
+    }
+  }
+  const training = out['training'] as { spec?: { description?: unknown } } | undefined;
+  if (typeof training?.spec?.description === 'string') out['description'] = training.spec.description;
+  return out;
 }

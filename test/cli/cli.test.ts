@@ -14,7 +14,7 @@ import { mlpModel, mlpParams, mlpReference, slowModel } from '../fixtures/models
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'ferry.js');
-const BUILTINS = ['paddleocr-cls', 'paddleocr-det', 'paddleocr-rec', 'silero-vad'];
+const BUILTINS = ['mnist-cnn', 'mnist-mlp', 'paddleocr-cls', 'paddleocr-det', 'paddleocr-rec', 'silero-vad'];
 
 const temps: string[] = [];
 const servers: Served[] = [];

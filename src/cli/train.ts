@@ -1,0 +1,82 @@
+// `ferry train RECIPE|spec.json`: trains here, in this process, with a progress bar, and registers
+// the result in the data folder that `ferry serve` uses (or only writes it, with --out).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { loadConfig } from '../core/config.js';
+import { FerryError } from '../core/errors.js';
+import { openRegistry } from '../ferry.js';
+import { registerTrained, resolveParent, resolveSpec, runTraining, specBaseDir, type Parent } from '../training/run.js';
+import { ProgressBar } from './progress.js';
+
+export interface TrainFlags {
+  epochs?: string;
+  batchSize?: string;
+  seed?: string;
+  name?: string;
+  from?: string;
+  threads?: string;
+  json?: boolean;
+  data?: string;
+  config?: string;
+  out?: string;
+  register?: boolean;
+}
+
+function int(flag: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new FerryError('INVALID_ARGUMENT', `${flag} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+export async function trainCommand(target: string, flags: TrainFlags): Promise<void> {
+  const overrides = {
+    epochs: int('--epochs', flags.epochs, 1), batchSize: int('--batch-size', flags.batchSize, 1), seed: int('--seed', flags.seed, 0),
+    name: flags.name, from: flags.from,
+  };
+  let spec;
+  let baseDir = process.cwd();
+  if (target.endsWith('.json') || existsSync(target)) {
+    if (!existsSync(target)) throw new FerryError('INVALID_ARGUMENT', `spec file ${target} does not exist`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(target, 'utf8'));
+    } catch (err) {
+      throw new FerryError('INVALID_ARGUMENT', `${target} is not valid JSON: ${(err as Error).message}`);
+    }
+    spec = resolveSpec(raw, overrides);
+    baseDir = specBaseDir(target);
+  } else {
+    spec = resolveSpec(target, overrides);
+  }
+  const register = flags.register !== false;
+  const config = loadConfig({ file: flags.config, env: process.env, flags: { data: flags.data } });
+  const registry = register || spec.from ? openRegistry(config) : undefined;
+  try {
+    let parent: Parent | undefined;
+    if (spec.from) parent = await resolveParent(registry!, spec.from);
+    const bar = new ProgressBar();
+    const started = performance.now();
+    const result = await runTraining({
+      spec, baseDir, parent,
+      intraOpThreads: int('--threads', flags.threads, 1) ?? availableParallelism(),
+      hooks: { onProgress: (p) => bar.step(p), onEpoch: (m) => bar.epoch(m, spec.epochs) },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (flags.out) writeFileSync(flags.out, result.onnx);
+    const version = register ? await registerTrained(registry!, spec, result) : undefined;
+    const m = result.metrics;
+    const where = version ? `registered ${version.model} version ${version.version}` : flags.out ? `wrote ${flags.out}` : 'not registered (--no-register)';
+    process.stderr.write(`${where}: ${m.testAccuracy !== undefined ? `test accuracy ${m.testAccuracy.toFixed(4)}, ` : ''}test loss ${m.testLoss.toFixed(4)}, ${seconds.toFixed(1)} s\n`);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({
+        model: version?.model ?? spec.name, version: version?.version ?? null,
+        metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy },
+        epochs: result.record.epochs.length, seconds: Number(seconds.toFixed(3)),
+        trainSeconds: Number(result.record.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
+      })}\n`);
+    }
+  } finally {
+    await registry?.meta.close();
+  }
+}

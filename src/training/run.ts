@@ -1,0 +1,72 @@
+// One training run from a spec to a registered version, in the two halves that may live in different
+// threads: `runTraining` (dataset and trainer, no registry — a job runs it in a worker thread) and
+// `registerTrained` (the registry write, in the thread that owns the database).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../core/errors.js';
+import type { Registry } from '../registry/registry.js';
+import type { VersionRecord } from '../registry/records.js';
+import { loadDataset } from './data/load.js';
+import { RECIPES } from './recipes.js';
+import { parseSpec, type TrainSpec } from './spec.js';
+import { train, type TrainInput, type TrainResult } from './trainer.js';
+
+export interface Parent {
+  readonly model: string;
+  readonly version: number;
+  readonly onnx: Uint8Array;
+}
+
+export interface RunOptions extends Omit<TrainInput, 'dataset' | 'parent'> {
+  /** folder that relative dataset paths are read from */
+  readonly baseDir?: string;
+  readonly parent?: Parent;
+}
+
+export async function runTraining(opts: RunOptions): Promise<TrainResult> {
+  const dataset = await loadDataset(opts.spec.dataset, { baseDir: opts.baseDir });
+  return train({ ...opts, dataset });
+}
+
+export interface SpecOverrides {
+  epochs?: number;
+  batchSize?: number;
+  seed?: number;
+  name?: string;
+  from?: string;
+}
+
+/** A recipe name or a parsed JSON spec, with command-line or API overrides applied and checked. */
+export function resolveSpec(recipeOrSpec: string | unknown, overrides: SpecOverrides = {}): TrainSpec {
+  let base: unknown = recipeOrSpec;
+  if (typeof recipeOrSpec === 'string') {
+    base = RECIPES[recipeOrSpec];
+    if (!base) throw new FerryError('INVALID_ARGUMENT', `no recipe named "${recipeOrSpec}"; recipes: ${Object.keys(RECIPES).join(', ')}, or give a spec.json file`);
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return parseSpec({ ...(base as object), ...defined });
+}
+
+/** The registered version a spec's `from` names, with its weights. */
+export async function resolveParent(registry: Registry, ref: string): Promise<Parent> {
+  const at = ref.lastIndexOf(':');
+  const [model, version] = at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
+  const v = await registry.resolve(model, version);
+  const file = await registry.artifacts.localPath(v.artifactKey);
+  return { model: v.model, version: v.version, onnx: new Uint8Array(await readFile(file)) };
+}
+
+export async function registerTrained(registry: Registry, spec: TrainSpec, result: TrainResult, extra: Record<string, unknown> = {}): Promise<VersionRecord> {
+  const source = (async function* () {
+    yield result.onnx;
+  })();
+  return registry.push(spec.name, source, {
+    metadata: {
+      source: 'training',
+      ...(result.record.parent ? { lineage: { parent: result.record.parent, transformation: 'fine-tune' } } : {}),
+      ...extra,
+    },
+  });
+}
+
+export const specBaseDir = (specFile: string): string => path.dirname(path.resolve(specFile));
