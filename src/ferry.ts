@@ -18,6 +18,8 @@ import type { Runtime } from './runtimes/runtime.js';
 import { ModelPool } from './scheduler/model-pool.js';
 import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
 import { buildServer } from './server/app.js';
+import { JobService } from './training/jobs/job-service.js';
+import { SqliteJobStore } from './training/jobs/sqlite-job-store.js';
 import { FERRY_VERSION } from './version.js';
 
 export interface FerryOptions {
@@ -50,6 +52,7 @@ export class Ferry {
     readonly pool: ModelPool,
     readonly monitor: Monitor,
     readonly logger: Logger,
+    readonly jobs: JobService,
   ) {}
 
   static async create(opts: FerryOptions): Promise<Ferry> {
@@ -67,13 +70,16 @@ export class Ferry {
     const pool = new ModelPool(registry, runtime, monitor, clock, {
       memoryBudgetBytes: config.memoryBudgetBytes, idleUnloadMs: config.idleUnloadMs, intraOpThreads: config.intraOpThreads, defaults, logger,
     });
+    const jobs = new JobService(new SqliteJobStore(path.join(config.data, 'ferry.db')), registry, {
+      dataDir: config.data, threads: config.trainingThreads, logger,
+    });
     let ferry: Ferry | undefined;
     const app = buildServer({
-      config, registry, pool, monitor, logger, version: FERRY_VERSION,
+      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs,
       authorizer: opts.authorizer ?? new OpenAuthorizer(),
       isReady: () => ferry?.ready === true,
     });
-    ferry = new Ferry(config, app, registry, pool, monitor, logger);
+    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs);
     const removed = await registry.collectGarbage();
     if (removed > 0) logger.warn({ removed }, 'removed model files no version referenced (left by an interrupted upload)');
     if (config.builtinModels) {
@@ -89,12 +95,15 @@ export class Ferry {
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
     this.ready = true;
     this.logger.info({ address, data: path.resolve(this.config.data) }, 'ferry is serving');
+    const resumed = await this.jobs.recover();
+    if (resumed.length > 0) this.logger.info({ jobs: resumed }, 'resuming training jobs the last run left unfinished');
     return address;
   }
 
   /** Stops accepting, lets in-flight requests finish, releases models and closes the store. */
   async close(): Promise<void> {
     this.ready = false;
+    await this.jobs.close();
     await this.app.close();
     await this.pool.close();
     await this.registry.meta.close();

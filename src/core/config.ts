@@ -36,6 +36,9 @@ export interface FerryConfig {
   logInferenceRequests: boolean;
   /** how long SIGTERM waits for in-flight requests before exiting anyway */
   shutdownTimeoutMs: number;
+  /** onnxruntime threads for a training job; jobs run one at a time in a worker thread, and the
+   *  default of 1 leaves the other cores to serving */
+  trainingThreads: number;
   batching: BatchingDefaults;
 }
 
@@ -55,6 +58,7 @@ export const DEFAULT_CONFIG: FerryConfig = {
   builtinModels: true,
   logInferenceRequests: false,
   shutdownTimeoutMs: 30_000,
+  trainingThreads: 1,
   batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, instances: 1, defaultTimeoutMs: 0 },
 };
 
@@ -76,6 +80,7 @@ const SCHEMA: Record<string, Kind> = {
   builtinModels: { type: 'bool' },
   logInferenceRequests: { type: 'bool' },
   shutdownTimeoutMs: int(0, 600_000),
+  trainingThreads: int(1, 256),
   'batching.maxBatchSize': int(0, 65536),
   'batching.maxQueueDelayMs': int(0, 60_000),
   'batching.maxQueueSize': int(1, 1_000_000),

@@ -3,7 +3,7 @@
 // OpenAuthorizer lets everything through — which is why the server binds to loopback by default.
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type Scope = 'public' | 'infer' | 'read' | 'admin' | 'metrics';
+export type Scope = 'public' | 'infer' | 'read' | 'train' | 'admin' | 'metrics';
 
 export interface AccessRequest {
   readonly headers: IncomingHttpHeaders;

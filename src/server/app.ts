@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FerryConfig } from '../core/config.js';
 import { FerryError } from '../core/errors.js';
 import type { Monitor } from '../monitor/monitor.js';
+import type { JobService } from '../training/jobs/job-service.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelPool } from '../scheduler/model-pool.js';
 import type { Authorizer, Scope } from '../security/authorizer.js';
@@ -17,6 +18,8 @@ import { opsRoutes } from './ops-routes.js';
 export interface ServerDeps {
   readonly config: FerryConfig;
   readonly registry: Registry;
+  /** training jobs; absent in servers built without them (some tests) */
+  readonly jobs?: JobService;
   readonly pool: ModelPool;
   readonly monitor: Monitor;
   readonly authorizer: Authorizer;

@@ -62,6 +62,8 @@ const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images'];
 
 const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path} ${msg}`);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+// own keys only: a type such as "toString" or "constructor" must be unknown, not Object.prototype's
+const isKey = (table: object, k: unknown): boolean => typeof k === 'string' && Object.hasOwn(table, k);
 
 function onlyKeys(o: Record<string, unknown>, allowed: readonly string[], path: string): void {
   for (const k of Object.keys(o)) {
@@ -97,24 +99,30 @@ export function parseSpec(raw: unknown): TrainSpec {
   checkLayers(raw['model'], 'model');
   if (!LOSSES.includes(raw['loss'] as LossName)) throw bad('loss', `must be one of ${LOSSES.join(', ')}, got ${JSON.stringify(raw['loss'])}`);
   const opt = raw['optimizer'];
-  if (!isObj(opt) || !(typeof opt['type'] === 'string' && opt['type'] in OPTIMIZERS)) {
+  if (!isObj(opt) || !isKey(OPTIMIZERS, opt['type'])) {
     throw bad('optimizer.type', `must be one of ${Object.keys(OPTIMIZERS).join(', ')}, got ${JSON.stringify(isObj(opt) ? opt['type'] : opt)}`);
   }
   onlyKeys(opt, ['type', ...OPTIMIZERS[opt['type'] as keyof typeof OPTIMIZERS]], 'optimizer');
   posNum(opt['lr'], 'optimizer.lr');
   if (opt['momentum'] !== undefined && !(typeof opt['momentum'] === 'number' && opt['momentum'] >= 0 && opt['momentum'] < 1)) throw bad('optimizer.momentum', 'must be in [0, 1)');
   if (opt['weightDecay'] !== undefined && !(typeof opt['weightDecay'] === 'number' && opt['weightDecay'] >= 0)) throw bad('optimizer.weightDecay', 'must be ≥ 0');
+  if (opt['eps'] !== undefined) posNum(opt['eps'], 'optimizer.eps');
+  if (opt['nesterov'] !== undefined && typeof opt['nesterov'] !== 'boolean') throw bad('optimizer.nesterov', `must be true or false, got ${JSON.stringify(opt['nesterov'])}`);
   if (opt['betas'] !== undefined && !(Array.isArray(opt['betas']) && opt['betas'].length === 2 && opt['betas'].every((b) => typeof b === 'number' && b >= 0 && b < 1))) {
     throw bad('optimizer.betas', 'must be two numbers in [0, 1), e.g. [0.9, 0.999]');
   }
   const sch = raw['schedule'];
   if (sch !== undefined) {
-    if (!isObj(sch) || !(typeof sch['type'] === 'string' && sch['type'] in SCHEDULES)) {
+    if (!isObj(sch) || !isKey(SCHEDULES, sch['type'])) {
       throw bad('schedule.type', `must be one of ${Object.keys(SCHEDULES).join(', ')}`);
     }
     onlyKeys(sch, ['type', 'warmupSteps', ...SCHEDULES[sch['type'] as keyof typeof SCHEDULES]], 'schedule');
     if (sch['type'] === 'step') posInt(sch['everyEpochs'], 'schedule.everyEpochs');
     if (sch['type'] === 'step' || sch['type'] === 'exponential') posNum(sch['gamma'], 'schedule.gamma');
+    if (sch['warmupSteps'] !== undefined && !(Number.isInteger(sch['warmupSteps']) && (sch['warmupSteps'] as number) >= 0)) {
+      throw bad('schedule.warmupSteps', `must be an integer ≥ 0, got ${JSON.stringify(sch['warmupSteps'])}`);
+    }
+    if (sch['minLr'] !== undefined && !(typeof sch['minLr'] === 'number' && sch['minLr'] >= 0)) throw bad('schedule.minLr', `must be a number ≥ 0, got ${JSON.stringify(sch['minLr'])}`);
   }
   posInt(raw['epochs'], 'epochs');
   posInt(raw['batchSize'], 'batchSize');
@@ -132,11 +140,12 @@ function checkLayers(v: unknown, path: string): void {
     const p = `${path}[${i}]`;
     if (!isObj(layer)) throw bad(p, 'must be an object with a "type"');
     const type = layer['type'] as LayerSpec['type'];
-    const fields = LAYER_FIELDS[type];
+    const fields = isKey(LAYER_FIELDS, type) ? LAYER_FIELDS[type] : undefined;
     if (!fields) throw bad(`${p}.type`, `${JSON.stringify(layer['type'])} is not a known layer; known layers: ${Object.keys(LAYER_FIELDS).join(', ')}`);
     onlyKeys(layer, ['type', ...fields.required, ...fields.optional], `${p} (${type})`);
     for (const f of fields.required) if (layer[f] === undefined) throw bad(`${p}.${f}`, `is required for ${type}`);
     for (const f of ['in', 'out', 'num', 'dim']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    if (layer['bias'] !== undefined && typeof layer['bias'] !== 'boolean') throw bad(`${p}.bias`, `must be true or false, got ${JSON.stringify(layer['bias'])}`);
     if (layer['kernel'] !== undefined) intOrPair(layer['kernel'], `${p}.kernel`, 1);
     if (layer['stride'] !== undefined) intOrPair(layer['stride'], `${p}.stride`, 1);
     if (layer['padding'] !== undefined) intOrPair(layer['padding'], `${p}.padding`, 0);

@@ -80,13 +80,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
     throw bad(`input ${fmtShape(inputShape)} holds ${inputSize} values but ${dataset.name} examples have ${featureSize} (shape ${fmtShape(dataset.featureShape)}); set "input" to a shape of ${featureSize} values`);
   }
   if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
-  let net: Sequential;
-  try {
-    net = buildNetwork(spec.model);
-  } catch (err) {
-    if (err instanceof FerryError) err.message = `model: ${err.message}`;
-    throw err;
-  }
+  const net = networkOf(spec);
   const kind = targetKind(spec.loss);
   if (kind === 'classes' && !dataset.classes) {
     throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
@@ -110,6 +104,28 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
   const train = buildTrainGraph(shape, optimizer, frozen);
   if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
   return { shape, optimizer, frozen, train, classes: dataset.classes };
+}
+
+function networkOf(spec: TrainSpec): Sequential {
+  try {
+    return buildNetwork(spec.model);
+  } catch (err) {
+    if (err instanceof FerryError) err.message = `model: ${err.message}`;
+    throw err;
+  }
+}
+
+/** Checks the layers of a spec against an input shape without any data: what an API can refuse
+ *  before a job is queued. */
+export function checkNetwork(spec: TrainSpec, inputShape: readonly number[]): readonly number[] {
+  const net = networkOf(spec);
+  const inputType = net.layers[0] instanceof Embedding ? 'INT64' : 'FP32';
+  try {
+    return forwardShape({ net, loss: spec.loss, inputShape, inputType, targetShape: [] });
+  } catch (err) {
+    if (err instanceof FerryError) err.message = `model: ${err.message}`;
+    throw err;
+  }
 }
 
 /** The network's output shape, from a forward recording on a scratch tape. */

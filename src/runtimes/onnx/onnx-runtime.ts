@@ -3,8 +3,9 @@
 // benchmark's MLP, the worker's thread hand-off cost a third of the throughput at concurrency 1-16,
 // while a model whose runs take long blocks every other request when inline. `auto` (the default)
 // loads each model in a worker and moves it inline once its runs prove short (see AdaptiveModel).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
+import { startWorker } from '../../core/worker.js';
 import type { NamedTensors } from '../../core/tensor.js';
 import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions, Signature } from '../runtime.js';
 import type { WorkerReply, WorkerRequest } from './onnx-worker.js';
@@ -28,11 +29,6 @@ class InlineModel implements LoadedModel {
   }
 }
 
-// Under tsx (tests, benchmarks) this module is TypeScript and so is its worker, which a small JS
-// bootstrap starts with tsx registered in the worker thread; built, the worker is plain .js.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_ENTRY = new URL(FROM_SOURCE ? './onnx-worker.ts' : './onnx-worker.js', import.meta.url);
-const WORKER_MAIN = FROM_SOURCE ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : WORKER_ENTRY;
 
 interface Timed {
   readonly outputs: NamedTensors;
@@ -72,7 +68,7 @@ class WorkerModel implements LoadedModel {
   }
 
   static load(path: string, options: RuntimeOptions): Promise<WorkerModel> {
-    const worker = new Worker(WORKER_MAIN, { workerData: { path, options, entry: WORKER_ENTRY.href } });
+    const worker = startWorker(import.meta.url, 'onnx-worker', { path, options });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new FerryError('INTERNAL', `the model's worker thread failed to start: ${err.message}`, { cause: err }));
       const onExit = (code: number) => reject(new FerryError('INTERNAL', `the model's worker thread exited (code ${code}) before the model loaded`));

@@ -7,6 +7,7 @@ import { checkAliasName, checkModelName, parseVersionRef } from '../../registry/
 import type { VersionRecord } from '../../registry/records.js';
 import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { sendError, type ServerDeps } from '../app.js';
+import { trainingRoutes } from './training-routes.js';
 
 interface NameParams { name: string }
 interface VersionParams { name: string; version: string }
@@ -33,6 +34,7 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
 
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
+  if (deps.jobs) trainingRoutes(app, deps.jobs);
 
   app.get('/models', read, async () => ({ models: await registry.list() }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
