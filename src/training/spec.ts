@@ -60,7 +60,9 @@ const OPTIMIZERS = { sgd: ['lr', 'momentum', 'nesterov', 'weightDecay'], adam: [
 const SCHEDULES = { constant: [], step: ['everyEpochs', 'gamma'], exponential: ['gamma'], cosine: ['minLr'] };
 const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images'];
 
-const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path} ${msg}`);
+const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path ? `${path} ` : ''}${msg}`);
+/** JSON.stringify writes NaN and Infinity as null, which would hide what was wrong */
+const show = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v));
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 // own keys only: a type such as "toString" or "constructor" must be unknown, not Object.prototype's
 const isKey = (table: object, k: unknown): boolean => typeof k === 'string' && Object.hasOwn(table, k);
@@ -71,11 +73,11 @@ function onlyKeys(o: Record<string, unknown>, allowed: readonly string[], path: 
   }
 }
 function posInt(v: unknown, path: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw bad(path, `must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v) || (v as number) < 1) throw bad(path, `must be a positive integer, got ${show(v)}`);
   return v as number;
 }
 function posNum(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(path, `must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(path, `must be a positive number, got ${show(v)}`);
   return v;
 }
 function intOrPair(v: unknown, path: string, min: number): void {
@@ -108,6 +110,7 @@ export function parseSpec(raw: unknown): TrainSpec {
   if (opt['weightDecay'] !== undefined && !(typeof opt['weightDecay'] === 'number' && opt['weightDecay'] >= 0)) throw bad('optimizer.weightDecay', 'must be ≥ 0');
   if (opt['eps'] !== undefined) posNum(opt['eps'], 'optimizer.eps');
   if (opt['nesterov'] !== undefined && typeof opt['nesterov'] !== 'boolean') throw bad('optimizer.nesterov', `must be true or false, got ${JSON.stringify(opt['nesterov'])}`);
+  if (opt['nesterov'] === true && !((opt['momentum'] as number) > 0)) throw bad('optimizer.nesterov', 'needs a momentum above 0, e.g. "momentum": 0.9');
   if (opt['betas'] !== undefined && !(Array.isArray(opt['betas']) && opt['betas'].length === 2 && opt['betas'].every((b) => typeof b === 'number' && b >= 0 && b < 1))) {
     throw bad('optimizer.betas', 'must be two numbers in [0, 1), e.g. [0.9, 0.999]');
   }

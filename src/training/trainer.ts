@@ -103,6 +103,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
   const frozen = new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
   const train = buildTrainGraph(shape, optimizer, frozen);
   if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
+  if (net.layers[0] instanceof Embedding) checkTokenIds(dataset, net.layers[0].numEmbeddings);
   return { shape, optimizer, frozen, train, classes: dataset.classes };
 }
 
@@ -142,6 +143,19 @@ function forwardShape(n: NetworkShape): readonly number[] {
     dropoutMask: (shape) => tape.input(`m${seen.size}`, shape),
   });
   return out.shape;
+}
+
+/** Embedding ids must be whole numbers inside the table; onnxruntime's Gather would fail mid-step. */
+function checkTokenIds(d: Dataset, size: number): void {
+  for (const [part, ex] of [['training', d.train], ['test', d.test]] as const) {
+    const width = ex.x.length / Math.max(1, ex.n);
+    for (let i = 0; i < ex.x.length; i++) {
+      const id = ex.x[i]!;
+      if (!Number.isInteger(id) || id < 0 || id >= size) {
+        throw bad(`token id ${id} of ${part} example ${Math.floor(i / width)} is outside the Embedding table of ${size} rows; ids must be integers from 0 to ${size - 1}`);
+      }
+    }
+  }
 }
 
 function checkLabels(d: Dataset, outputs: number): void {

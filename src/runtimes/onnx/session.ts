@@ -131,7 +131,13 @@ export async function openGraphSession(model: Uint8Array, options: GraphSessionO
     async run(inputs, outputs) {
       const feeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
-      const result = outputs && outputs.length > 0 ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
+      let result: ort.InferenceSession.ReturnType;
+      try {
+        result = outputs && outputs.length > 0 ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
+      } catch (err) {
+        // the graphs are Ferry's own, so a failure here is ours to report (with ORT's node and shapes)
+        throw new FerryError('INTERNAL', `a training graph failed to run: ${(err as Error).message}`, { cause: err });
+      }
       const out: NamedTensors = {};
       for (const [name, v] of Object.entries(result)) out[name] = fromOrt(v as ort.Tensor);
       return out;

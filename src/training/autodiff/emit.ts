@@ -11,6 +11,9 @@ import type { Tape, TapeNode, Value } from './tape.js';
  *  reduction='add' and Reduce*'s axes input are older. */
 export const TRAINING_OPSET = 20;
 
+/** Tape ops that are an ONNX operator used a particular way (see rules.ts). */
+const ONNX_OP: Readonly<Record<string, string>> = { MaxPoolWithIndices: 'MaxPool' };
+
 export interface EmitOptions {
   readonly outputs: Readonly<Record<string, Value>>;
   /** tape inputs to store in the model as initializers instead of feeding them (trained weights) */
@@ -42,7 +45,7 @@ export function emitModel(tape: Tape, opts: EmitOptions): Uint8Array {
     const kinds = RULES[n.op]!.attrs ?? {};
     const attrs: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(n.attrs)) attrs[k] = toAttr(k, v, kinds[k], n.op);
-    b.node(n.op, n.inputs.map((x) => x.name), n.outputs.map((y) => y.name), attrs);
+    b.node(ONNX_OP[n.op] ?? n.op, n.inputs.map((x) => x.name), n.outputs.map((y) => y.name), attrs);
   }
   for (const [name, v] of Object.entries(opts.outputs)) {
     if (v.name !== name) b.node('Identity', [v.name], [name]);

@@ -101,11 +101,23 @@ function convAttrs(w: Value, a: ConvAttrs) {
     group: a.group ?? 1,
   };
 }
-/** MaxPool and its flat (N·C·H·W) argmax indices, which its gradient scatters into. */
-export function maxPool(x: Value, p: PoolAttrs): [Value, Value] {
-  const [y, idx] = x.tape.apply('MaxPool', [x], { kernel_shape: [...p.kernel], strides: [...p.strides], pads: [...p.pads] });
+export function maxPool(x: Value, p: PoolAttrs): Value {
+  return one('MaxPool', [x], { kernel_shape: [...p.kernel], strides: [...p.strides], pads: [...p.pads] });
+}
+/** MaxPool with its flat (N·C·H·W) argmax indices, which an overlapping pool's gradient scatters into. */
+export function maxPoolWithIndices(x: Value, p: PoolAttrs): [Value, Value] {
+  const [y, idx] = x.tape.apply('MaxPoolWithIndices', [x], { kernel_shape: [...p.kernel], strides: [...p.strides], pads: [...p.pads] });
   return [y!, idx!];
 }
+export const reduceMax = (a: Value, axes: readonly number[], keepdims = true): Value =>
+  one('ReduceMax', [a, a.tape.ints(axes)], { keepdims: keepdims ? 1 : 0 });
+/** nearest-neighbour upsampling by whole factors: each value repeated over a block */
+export function resizeNearest(a: Value, scales: readonly number[]): Value {
+  const t = a.tape;
+  return one('Resize', [a, t.constant([], [0]), t.constant(scales, [scales.length])],
+    { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+}
+export const pad = (a: Value, pads: readonly number[]): Value => one('Pad', [a, a.tape.ints(pads)]);
 export function averagePool(x: Value, p: PoolAttrs): Value {
   // count_include_pad keeps every window's divisor k·k, which is what the gradient rule assumes.
   return one('AveragePool', [x], { kernel_shape: [...p.kernel], strides: [...p.strides], pads: [...p.pads], count_include_pad: 1 });

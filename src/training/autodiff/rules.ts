@@ -132,6 +132,7 @@ export const RULES: Readonly<Record<string, OpRule>> = {
   Exp: { infer: same, grad: (c) => [F.mul(c.dy[0]!, c.y[0]!)] },
   Log: { infer: same, grad: (c) => [F.div(c.dy[0]!, c.x[0]!)] },
   Sqrt: { infer: same, grad: (c) => [F.div(F.mulScalar(c.dy[0]!, 0.5), c.y[0]!)] },
+  // dY · Cast(Y > 0): onnxruntime's Where and Sign kernels measured several times slower
   Relu: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.cast(F.greater(c.y[0]!, F.scalar(c.y[0]!, 0)), 'FP32'))] },
   Tanh: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.sub(F.scalar(c.y[0]!, 1), F.mul(c.y[0]!, c.y[0]!)))] },
   Sigmoid: { infer: same, grad: (c) => [F.mul(c.dy[0]!, F.mul(c.y[0]!, F.sub(F.scalar(c.y[0]!, 1), c.y[0]!)))] },
@@ -208,6 +209,24 @@ export const RULES: Readonly<Record<string, OpRule>> = {
       const [y, g] = [c.y[0]!, c.dy[0]!];
       const axis = norm(c.attrs['axis'] as number, y.rank);
       return [F.sub(g, F.mul(F.exp(y), F.reduceSum(g, [axis], true)))];
+    },
+  },
+  ReduceMax: {
+    attrs: { keepdims: 'int' },
+    infer: (x, a, tape) => [reduceShape(x[0]!, constInts(tape, x[1]!), a['keepdims'] === 1)],
+  },
+  Resize: {
+    attrs: { mode: 'string', coordinate_transformation_mode: 'string', nearest_mode: 'string' },
+    infer: (x, _a, tape) => {
+      const scales = Array.from(tape.constantData(x[2]!) as Float32Array);
+      return [{ shape: x[0]!.shape.map((d, i) => (d < 0 ? -1 : Math.floor(d * scales[i]!))), dtype: x[0]!.dtype }];
+    },
+  },
+  Pad: {
+    infer: (x, _a, tape) => {
+      const pads = constInts(tape, x[1]!);
+      const r = x[0]!.rank;
+      return [{ shape: x[0]!.shape.map((d, i) => (d < 0 ? -1 : d + pads[i]! + pads[i + r]!)), dtype: x[0]!.dtype }];
     },
   },
   ReduceSum: {
@@ -363,18 +382,23 @@ export const RULES: Readonly<Record<string, OpRule>> = {
   },
   MaxPool: {
     attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints' },
+    infer: (x, a) => [{ shape: poolShape(x[0]!, a), dtype: 'FP32' }],
+    grad: (c) => [maxPoolGrad(c)],
+  },
+  // Emitted as MaxPool with its second output; a separate entry because the plain MaxPool above is
+  // what forward passes and exported models use (onnxruntime's kernel for the indices output is
+  // several times slower than MLAS's pooling).
+  MaxPoolWithIndices: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints' },
     infer: (x, a) => {
       const y = poolShape(x[0]!, a);
       return [{ shape: y, dtype: 'FP32' }, { shape: y, dtype: 'INT64' }];
     },
-    // Indices are flat over N·C·H·W: scatter-add the gradient there. ScatterElements instead of
-    // MaxUnpool because MaxUnpool gives wrong gradients when windows overlap (the notes measured it).
-    grad: (c) => {
-      const x = c.x[0]!;
-      const flat = F.reshape(F.zerosLike(x), [-1]);
-      const dx = F.scatterElementsAdd(flat, F.reshape(c.y[1]!, [-1]), F.reshape(c.dy[0]!, [-1]));
-      return [F.reshapeLike(dx, x)];
-    },
+    grad: (c) => [indexedPoolGrad(c.x[0]!, c.y[1]!, c.dy[0]!, c.attrs)],
+  },
+  MaxUnpool: {
+    attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints' },
+    infer: (x, _a, tape) => [{ shape: measuredShape(tape, x[2]!), dtype: 'FP32' }],
   },
   AveragePool: {
     attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints', count_include_pad: 'int' },
@@ -419,6 +443,46 @@ export const RULES: Readonly<Record<string, OpRule>> = {
   },
 };
 
+/** MaxPool's gradient: each window's gradient goes to the input that was its maximum.
+ *  Non-overlapping windows (stride = kernel, no padding — the usual 2×2 pool) view X as
+ *  X is compared with Y upsampled over each window; ties share the window's gradient equally, so
+ *  the result is always a subgradient. Overlapping windows scatter-add into the
+ *  argmax indices of a MaxPool recomputed with its indices output; MaxUnpool would be wrong there,
+ *  as an input that is the maximum of several windows must receive all of their gradients. */
+function maxPoolGrad(c: GradContext): Value {
+  const x = c.x[0]!;
+  const [k, s, p] = [c.attrs['kernel_shape'] as number[], c.attrs['strides'] as number[], c.attrs['pads'] as number[]];
+  const [ho, wo] = [c.y[0]!.shape[2]!, c.y[0]!.shape[3]!];
+  const [h, w] = [x.shape[2]!, x.shape[3]!];
+  if (k[0] === s[0] && k[1] === s[1] && p.every((v) => v === 0) && h >= 0 && w >= 0) {
+    const [kh, kw] = [k[0]!, k[1]!];
+    const cropped = h === ho * kh && w === wo * kw ? x : F.slice(x, [0, 0], [ho * kh, wo * kw], [2, 3]);
+    // Same-shape elementwise ops only: onnxruntime's broadcasting over inner axes is ~20× slower
+    // than its plain elementwise kernels, so Y and dY are first upsampled to X's size.
+    const up = (v: Value) => F.resizeNearest(v, [1, 1, kh, kw]);
+    const hit = F.cast(F.equal(cropped, up(c.y[0]!)), 'FP32');
+    // ties share the window's gradient: divide dY by how many inputs hit the maximum
+    // (a convolution with a kernel of ones over channels folded into the batch: onnxruntime's NCHW
+    // AveragePool measured 5× slower)
+    const ones = x.tape.constant(new Float32Array(kh * kw).fill(1), [1, 1, kh, kw]);
+    const ties = F.reshapeLike(F.conv(F.reshape(hit, [-1, 1, ho * kh, wo * kw]), ones, undefined, { strides: s }), c.y[0]!);
+    const dx = F.mul(hit, up(F.div(c.dy[0]!, ties)));
+    return cropped === x ? dx : F.pad(dx, [0, 0, 0, 0, 0, 0, h - ho * kh, w - wo * kw]);
+  }
+  const [, idx] = F.maxPoolWithIndices(x, { kernel: k, strides: s, pads: p });
+  return indexedPoolGrad(x, idx, c.dy[0]!, c.attrs);
+}
+
+/** The gradient of a MaxPool that also output its argmax indices (flat over N·C·H·W). */
+function indexedPoolGrad(x: Value, idx: Value, dy: Value, a: AttrMap): Value {
+  const [k, s, p] = [a['kernel_shape'] as number[], a['strides'] as number[], a['pads'] as number[]];
+  if (k.every((v, i) => v <= s[i]!) && p.every((v) => v === 0)) {
+    return x.tape.apply('MaxUnpool', [dy, idx, F.shapeOf(x)], { kernel_shape: k, strides: s, pads: p })[0]!;
+  }
+  const flat = F.reshape(F.zerosLike(x), [-1]);
+  return F.reshapeLike(F.scatterElementsAdd(flat, F.reshape(idx, [-1]), F.reshape(dy, [-1])), x);
+}
+
 function reduceShape(x: Value, axes: readonly number[], keep: boolean): OutSpec {
   const ax = new Set(axes.map((a) => norm(a, x.rank)));
   const shape = keep ? x.shape.map((d, i) => (ax.has(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.has(i));
@@ -459,6 +523,8 @@ function convGrad(c: GradContext): (Value | undefined)[] {
   const pads = c.attrs['pads'] as number[];
   const dilations = c.attrs['dilations'] as number[];
   const k = w.shape.slice(2);
+  let swapped: Value | undefined;
+  const gt = () => (swapped ??= F.transpose(dy, [1, 0, 2, 3]));
   return [
     // dX: a transposed convolution of dY with the same weights
     ifNeeded(c, 0, () => F.convTranspose(dy, w, {
@@ -467,11 +533,12 @@ function convGrad(c: GradContext): (Value | undefined)[] {
     // dW: correlate X with dY, treating the batch as channels (swap axes 0 and 1 of both)
     ifNeeded(c, 1, () => {
       const xt = F.transpose(x, [1, 0, 2, 3]);
-      const gt = F.transpose(dy, [1, 0, 2, 3]);
-      let dw = F.transpose(F.conv(xt, gt, undefined, { strides: dilations, dilations: strides, pads }), [1, 0, 2, 3]);
+      let dw = F.transpose(F.conv(xt, gt(), undefined, { strides: dilations, dilations: strides, pads }), [1, 0, 2, 3]);
       if (dw.shape[2] !== k[0] || dw.shape[3] !== k[1]) dw = F.slice(dw, [0, 0], [k[0]!, k[1]!], [2, 3]);
       return dw;
     }),
-    ifNeeded(c, 2, () => F.reduceSum(dy, [0, 2, 3])),
+    // dB: sums over the last axis of the swapped dY, which onnxruntime reduces several times faster
+    // than axes [0, 2, 3] of dY itself
+    ifNeeded(c, 2, () => F.reduceSum(F.reshape(gt(), [w.shape[0]!, -1]), [1])),
   ];
 }

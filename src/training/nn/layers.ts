@@ -103,6 +103,13 @@ abstract class Pool2d extends Module {
     this.stride = pair(stride ?? kernel);
     this.padding = pair(padding);
     this.kernel.forEach((k) => positive(`${this.constructor.name} kernel size`, k));
+    this.stride.forEach((st) => positive(`${this.constructor.name} stride`, st));
+    // PyTorch's rule (onnxruntime refuses pads ≥ kernel only when the session loads, as an internal error)
+    this.padding.forEach((p, i) => {
+      if (!Number.isInteger(p) || p < 0 || p > this.kernel[i]! / 2) {
+        throw shapeError(`${this.constructor.name} padding ${p} must be an integer from 0 to half the kernel size ${this.kernel[i]}`);
+      }
+    });
   }
 
   protected attrs() {
@@ -117,9 +124,11 @@ abstract class Pool2d extends Module {
 
 export class MaxPool2d extends Pool2d {
   readonly kind = 'MaxPool2d';
-  forward(x: Value): Value {
+  forward(x: Value, ctx: ForwardContext): Value {
     this.check(x);
-    return F.maxPool(x, this.attrs())[0];
+    // Training keeps the argmax indices for the gradient (measured faster than recomputing which
+    // input won); exported models use the plain, faster MaxPool.
+    return ctx.training ? F.maxPoolWithIndices(x, this.attrs())[0] : F.maxPool(x, this.attrs());
   }
 }
 
@@ -230,16 +239,26 @@ export class Sequential extends Module {
   }
   forward(x: Value, ctx: ForwardContext): Value {
     let h = x;
-    this.layers.forEach((layer, i) => {
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i]!;
       try {
-        h = layer.forward(h, ctx);
+        const next = this.layers[i + 1];
+        if (layer instanceof ReLU && next instanceof MaxPool2d) {
+          // ReLU then MaxPool equals MaxPool then ReLU (both are monotone), value and gradient alike,
+          // and the swapped order runs the ReLU and its gradient on the pooled, k²-times smaller tensor.
+          h = layer.forward(next.forward(h, ctx));
+          i++;
+        } else {
+          h = layer.forward(h, ctx);
+        }
       } catch (err) {
-        if (err instanceof Error && 'code' in err && !(err.message.startsWith('layer '))) {
-          err.message = `layer ${i} (${layer.describe()}) ${err.message}`;
+        if (err instanceof Error && 'code' in err) {
+          // a nested Sequential already named its layer: make 'layer 1 (…)' 'layer 0.1 (…)', like parameter names
+          err.message = err.message.startsWith('layer ') ? `layer ${i}.${err.message.slice('layer '.length)}` : `layer ${i} (${layer.describe()}) ${err.message}`;
         }
         throw err;
       }
-    });
+    }
     return h;
   }
 }

@@ -105,11 +105,15 @@ describe('gradient rules match finite differences', () => {
       await gradCheck([{ ...input, shape: [-1, 1, 7, 7], runShape: [2, 1, 7, 7] }, x('w', [2, 1, 3, 3])],
         ([a, w]) => F.conv(a!, w!, undefined, { dilations: [2, 2] }));
     });
-    it('MaxPool with non-overlapping windows', async () => {
-      await gradCheck([x('x', [2, 3, 4, 4])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] })[0], { eps: 1e-3 });
+    it('MaxPool with non-overlapping windows, including rows and columns the windows leave out', async () => {
+      await gradCheck([x('x', [2, 3, 4, 4])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+      await gradCheck([x('x', [2, 2, 5, 7])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+      const input = x('x', [3, 2, 6, 6]);
+      await gradCheck([{ ...input, shape: [-1, 2, 6, 6], runShape: [3, 2, 6, 6] }], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [3, 3], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
     });
     it('MaxPool with overlapping windows (an input can be the max of several)', async () => {
-      await gradCheck([x('x', [1, 2, 5, 5])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] })[0], { eps: 1e-3 });
+      await gradCheck([x('x', [1, 2, 5, 5])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }), { eps: 1e-3 });
+      await gradCheck([x('x', [2, 1, 7, 7])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
     });
     it('AveragePool, non-overlapping and overlapping with padding', async () => {
       await gradCheck([x('x', [2, 3, 4, 4])], ([a]) => F.averagePool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }));
