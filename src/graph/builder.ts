@@ -13,7 +13,7 @@ import { DTYPES, type DType } from '../core/tensor.js';
 import { DTYPE_TO_ONNX } from './dtypes.js';
 import { encodeModel, type OnnxModel } from './onnx.js';
 import {
-  AttributeType, type AttributeProto, type NodeProto, type TensorProto, type TypeProto, type ValueInfoProto,
+  AttributeType, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type TypeProto, type ValueInfoProto,
 } from './onnx-proto.js';
 
 /** An attribute value without its name; build one with the `attr` helpers. */
@@ -32,6 +32,7 @@ export const attr = {
   strings: (ss: readonly (string | Uint8Array)[]): AttrValue =>
     ({ ...emptyAttr(), type: AttributeType.STRINGS, strings: ss.map(utf8) }),
   tensor: (t: TensorProto): AttrValue => ({ ...emptyAttr(), type: AttributeType.TENSOR, t }),
+  graph: (g: GraphProto): AttrValue => ({ ...emptyAttr(), type: AttributeType.GRAPH, g }),
 };
 
 /** A shape entry: a fixed size, a name for a dimension that varies (e.g. 'batch'), or -1 for

@@ -5,7 +5,10 @@
 //   inference  — forward only, parameters baked in as initializers: the model that gets registered.
 // Every graph takes a run-time batch dimension, so one session serves full and partial batches.
 import { gradients } from './autodiff/backward.js';
-import { emitModel } from './autodiff/emit.js';
+import { emitModel, emitOnnx } from './autodiff/emit.js';
+import { loopModel, nextOf as nextName } from './autodiff/loop.js';
+import { encodeModel } from '../graph/onnx.js';
+import * as F from './autodiff/fn.js';
 import { Tape, type Value, type VType } from './autodiff/tape.js';
 import { correctCount, lossValue, servingOutputs, targetKind, type LossName } from './nn/losses.js';
 import type { ForwardContext, Module, Parameter } from './nn/module.js';
@@ -28,16 +31,31 @@ export interface MaskInput {
   readonly p: number;
 }
 
+/** Where each trainable parameter sits in the flat parameter buffer. */
+export interface Slot {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+  readonly size: number;
+}
+
 export interface TrainGraph {
+  /** K steps per run: an ONNX Loop over the step (see autodiff/loop.ts) */
   readonly onnx: Uint8Array;
-  /** parameter names that are updated, in order */
-  readonly trainable: readonly string[];
+  /** the trainable parameters, in the order of the flat buffer */
+  readonly layout: readonly Slot[];
+  /** floats in the flat buffer */
+  readonly total: number;
+  /** parameters fed one by one and left as they are */
+  readonly frozen: readonly string[];
   readonly masks: readonly MaskInput[];
   readonly hasCorrect: boolean;
 }
 
-export const nextName = (name: string): string => `${name}.next`;
-export const slotName = (param: string, slot: string): string => `${param}.${slot}`;
+/** The train step's inputs and outputs for the flat buffers. */
+export const FLAT_PARAMS = 'params';
+export const flatState = (slot: string): string => `opt.${slot}`;
+export { nextOf as nextName, stackedName, STEPS_INPUT } from './autodiff/loop.js';
 
 class Recorder implements ForwardContext {
   readonly tape = new Tape();
@@ -45,6 +63,17 @@ class Recorder implements ForwardContext {
   readonly masks: MaskInput[] = [];
 
   constructor(readonly names: ReadonlyMap<Parameter, string>, readonly training: boolean) {}
+
+  /** Makes the trainable parameters pieces of one flat input: the optimizer then updates one big
+   *  vector with a dozen ops instead of a dozen ops per parameter, and a step passes three arrays
+   *  in and out instead of three per parameter. */
+  flatten(trainable: readonly Parameter[]): Value {
+    const total = trainable.reduce((n, p) => n + p.size, 0);
+    const flat = this.tape.input(FLAT_PARAMS, [total]);
+    const pieces = trainable.length === 1 ? [flat] : F.split(flat, trainable.map((p) => p.size), 0);
+    trainable.forEach((p, i) => this.params.set(p, F.reshape(pieces[i]!, p.shape)));
+    return flat;
+  }
 
   param(p: Parameter): Value {
     let v = this.params.get(p);
@@ -65,32 +94,50 @@ class Recorder implements ForwardContext {
 function record(n: NetworkShape, training: boolean) {
   const names = new Map(n.net.namedParameters().map(([name, p]) => [p, name] as const));
   const r = new Recorder(names, training);
+  return { r, ...forward(n, r) };
+}
+
+function forward(n: NetworkShape, r: Recorder) {
   const x = r.tape.input('input', [-1, ...n.inputShape], n.inputType);
   const out = n.net.forward(x, r);
   const target = targetKind(n.loss) === 'classes'
     ? r.tape.input('target', [-1], 'INT64')
     : r.tape.input('target', [-1, ...n.targetShape], 'FP32');
-  return { r, out, target };
+  return { out, target };
 }
 
 export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: ReadonlySet<string>): TrainGraph {
-  const { r, out, target } = record(n, true);
+  const names = new Map(n.net.namedParameters().map(([name, p]) => [p, name] as const));
+  const r = new Recorder(names, true);
+  const trainable = n.net.namedParameters().filter(([name]) => !frozen.has(name));
+  const flat = r.flatten(trainable.map(([, p]) => p));
+  const { out, target } = forward(n, r);
   const loss = lossValue(n.loss, out, target);
   const correct = correctCount(n.loss, out, target);
-  const trainable = n.net.namedParameters().filter(([name]) => !frozen.has(name));
-  // make sure every trainable parameter is an input, even one the forward pass never reached
-  const pv = trainable.map(([, p]) => r.param(p));
-  const grads = gradients(loss, pv);
+  const [grad] = gradients(loss, [flat]);
   const scalars = Object.fromEntries(optimizer.scalars.map((s) => [s, r.tape.input(`opt_${s}`, [])]));
+  const state = optimizer.slots.map((slot) => r.tape.input(flatState(slot), flat.shape));
+  const u = optimizer.update(flat, grad!, state, scalars);
   const outputs: Record<string, Value> = { loss };
   if (correct) outputs['correct'] = correct;
-  trainable.forEach(([name, p], i) => {
-    const state = optimizer.slots.map((slot) => r.tape.input(slotName(name, slot), p.shape));
-    const u = optimizer.update(pv[i]!, grads[i]!, state, scalars);
-    outputs[nextName(name)] = u.p;
-    u.state.forEach((s, k) => (outputs[nextName(slotName(name, optimizer.slots[k]!))] = s));
+  outputs[nextName(FLAT_PARAMS)] = u.p;
+  u.state.forEach((v, k) => (outputs[nextName(flatState(optimizer.slots[k]!))] = v));
+  let offset = 0;
+  const layout = trainable.map(([name, p]) => {
+    const slot = { name, shape: p.shape, offset, size: p.size };
+    offset += p.size;
+    return slot;
   });
-  return { onnx: emitModel(r.tape, { outputs, graphName: 'train_step' }), trainable: trainable.map(([name]) => name), masks: r.masks, hasCorrect: correct !== undefined };
+  const step = emitOnnx(r.tape, { outputs, graphName: 'train_step' });
+  const onnx = encodeModel(loopModel(step, {
+    carried: [FLAT_PARAMS, ...optimizer.slots.map(flatState)],
+    perStep: ['input', 'target', ...r.masks.map((m) => m.name), ...optimizer.scalars.map((k) => `opt_${k}`)],
+    scans: correct ? ['loss', 'correct'] : ['loss'],
+  }));
+  return {
+    onnx, layout, total: offset,
+    frozen: [...frozen], masks: r.masks, hasCorrect: correct !== undefined,
+  };
 }
 
 export function buildEvalGraph(n: NetworkShape): Uint8Array {

@@ -8,9 +8,9 @@ import { openGraphSession, type Session } from '../runtimes/onnx/session.js';
 import { FERRY_VERSION } from '../version.js';
 import { fmtShape, Tape, type Value } from './autodiff/tape.js';
 import type { Checkpoint } from './checkpoint.js';
-import { batches } from './data/batches.js';
+import { batches, type Batch } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
-import { buildEvalGraph, buildInferenceModel, buildTrainGraph, nextName, slotName, type NetworkShape, type TrainGraph } from './graphs.js';
+import { buildEvalGraph, buildInferenceModel, buildTrainGraph, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape, type TrainGraph } from './graphs.js';
 import { buildNetwork } from './nn/build.js';
 import { Embedding, Sequential } from './nn/layers.js';
 import { targetKind } from './nn/losses.js';
@@ -50,8 +50,10 @@ export interface TrainInput {
   readonly resume?: Checkpoint;
   readonly hooks?: TrainHooks;
   readonly intraOpThreads?: number;
-  /** progress callbacks every this many steps; default 10 */
+  /** progress callbacks every this many steps (at the end of the run that crosses it); default 10 */
   readonly progressEvery?: number;
+  /** training steps per onnxruntime run (an ONNX Loop); default 16 */
+  readonly stepsPerRun?: number;
 }
 
 export interface TrainResult {
@@ -173,40 +175,41 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const { spec, dataset, hooks = {} } = input;
   const run = prepare(spec, dataset);
   const { shape, optimizer, train: graph } = run;
+  // every parameter by name; the trainable ones are views into `flat`, the buffer the step updates
   const params = new Map<string, Float32Array>();
-  const state = new Map<string, Float32Array>();
   const named = shape.net.namedParameters();
 
   let rng = new Rng(spec.seed);
   shape.net.initialize(rng);
   for (const [name, p] of named) params.set(name, p.data);
   if (input.parent) loadParent(params, named.map(([n, p]) => [n, p.shape]), input.parent);
-  const stateShapes = new Map<string, readonly number[]>();
-  for (const [name, p] of named) {
-    if (!graph.trainable.includes(name)) continue;
-    for (const slot of optimizer.slots) {
-      state.set(slotName(name, slot), new Float32Array(p.size));
-      stateShapes.set(slotName(name, slot), p.shape);
-    }
-  }
+  let flat: Float32Array = new Float32Array(graph.total);
+  const state = new Map<string, Float32Array>(optimizer.slots.map((slot) => [flatState(slot), new Float32Array(graph.total)]));
   let startEpoch = 0;
   let step = 0;
   let seconds = 0;
   const history: EpochMetrics[] = [];
   if (input.resume) {
     const c = input.resume;
-    for (const [name, t] of c.tensors) (params.has(name) ? params : state).set(name, t);
+    for (const [name, t] of c.tensors) (state.has(name) ? state : params).set(name, t);
     startEpoch = c.epoch;
     step = c.step;
     seconds = c.seconds;
     rng = new Rng(c.rng);
     history.push(...c.history);
   }
+  for (const l of graph.layout) flat.set(params.get(l.name)!, l.offset);
+  const viewFlat = () => {
+    for (const l of graph.layout) params.set(l.name, flat.subarray(l.offset, l.offset + l.size));
+  };
+  viewFlat();
+  const shapes = new Map(named.map(([name, p]) => [name, p.shape]));
 
   const featureSize = shape.inputShape.reduce((a, b) => a * b, 1);
   const stepsPerEpoch = Math.ceil(dataset.train.n / spec.batchSize);
   const totalSteps = stepsPerEpoch * spec.epochs;
   const every = input.progressEvery ?? 10;
+  const stepsPerRun = input.stepsPerRun ?? 16;
   const threads = input.intraOpThreads ?? 1;
   const trainSession = await openGraphSession(graph.onnx, { intraOpThreads: threads });
   const evalSession = await openGraphSession(buildEvalGraph(shape), { intraOpThreads: threads });
@@ -218,32 +221,43 @@ export async function train(input: TrainInput): Promise<TrainResult> {
       let seen = 0;
       let s = 0;
       let lr = spec.optimizer.lr;
-      for (const b of batches(dataset.train, featureSize, spec.batchSize, rng)) {
+      for (const chunk of chunks(batches(dataset.train, featureSize, spec.batchSize, rng), stepsPerRun)) {
         if (hooks.isCancelled?.()) throw new FerryError('CANCELLED', 'training was cancelled');
-        lr = learningRate(spec.optimizer.lr, spec.schedule, { step, epoch, totalSteps });
+        const k = chunk.length;
+        const size = chunk[0]!.size;
+        const lrs = chunk.map((_, i) => learningRate(spec.optimizer.lr, spec.schedule, { step: step + i, epoch, totalSteps }));
         const feeds: NamedTensors = {
-          input: inputTensor(shape, b.x, b.size),
-          target: targetTensor(shape, b.y, b.size, dataset),
+          [STEPS_INPUT]: { dtype: 'INT64', shape: [], data: BigInt64Array.of(BigInt(k)) },
+          [stackedName('input')]: stack(chunk.map((b) => inputTensor(shape, b.x, b.size))),
+          [stackedName('target')]: stack(chunk.map((b) => targetTensor(shape, b.y, b.size, dataset))),
         };
-        for (const m of graph.masks) feeds[m.name] = dropoutMask(rng, m.shape, m.p, b.size);
-        for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
-        for (const [name, t] of state) feeds[name] = f32(t, stateShapes.get(name)!);
-        for (const [k, v] of Object.entries(optimizer.scalarValues(step, lr))) feeds[`opt_${k}`] = f32(Float32Array.of(v), []);
+        // masks are drawn step by step, in the order a one-step-per-run loop would draw them
+        const masks = chunk.map(() => graph.masks.map((m) => dropoutMask(rng, m.shape, m.p, size)));
+        graph.masks.forEach((m, j) => (feeds[stackedName(m.name)] = stack(masks.map((ms) => ms[j]!))));
+        const scalars = lrs.map((lr, i) => optimizer.scalarValues(step + i, lr));
+        for (const name of optimizer.scalars) feeds[stackedName(`opt_${name}`)] = f32(Float32Array.from(scalars, (v) => v[name]!), [k]);
+        feeds[FLAT_PARAMS] = f32(flat, [graph.total]);
+        for (const name of graph.frozen) feeds[name] = f32(params.get(name)!, shapes.get(name)!);
+        for (const [name, t] of state) feeds[name] = f32(t, [graph.total]);
         const out = await trainSession.run(feeds);
-        const loss = (out['loss']!.data as Float32Array)[0]!;
-        if (!Number.isFinite(loss)) {
-          throw bad(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1} (learning rate ${lr}); lower optimizer.lr (try ${lr / 10}) or check the data for extreme values`);
+        const losses = out['loss']!.data as Float32Array;
+        const broken = losses.findIndex((l) => !Number.isFinite(l));
+        if (broken >= 0) {
+          throw diverged(losses[broken]!, epoch + 1, s + broken + 1, lrs[broken]!);
         }
-        for (const name of graph.trainable) {
-          params.set(name, out[nextName(name)]!.data as Float32Array);
-          for (const slot of optimizer.slots) state.set(slotName(name, slot), out[nextName(slotName(name, slot))]!.data as Float32Array);
+        flat = out[nextName(FLAT_PARAMS)]!.data as Float32Array;
+        for (const name of state.keys()) state.set(name, out[nextName(name)]!.data as Float32Array);
+        const corrects = graph.hasCorrect ? (out['correct']!.data as Float32Array) : undefined;
+        for (let i = 0; i < k; i++) {
+          lossSum += losses[i]! * size;
+          if (corrects) correct += corrects[i]!;
         }
-        lossSum += loss * b.size;
-        if (graph.hasCorrect) correct += (out['correct']!.data as Float32Array)[0]!;
-        seen += b.size;
-        s++;
-        step++;
-        if (hooks.onProgress && (s % every === 0 || s === stepsPerEpoch)) {
+        lr = lrs[k - 1]!;
+        seen += k * size;
+        const before = s;
+        s += k;
+        step += k;
+        if (hooks.onProgress && (Math.floor(s / every) > Math.floor(before / every) || s === stepsPerEpoch)) {
           hooks.onProgress({
             epoch: epoch + 1, epochs: spec.epochs, step: s, stepsPerEpoch, loss: lossSum / seen,
             ...(graph.hasCorrect ? { accuracy: correct / (seen * outputsPerExample(shape)) } : {}),
@@ -252,6 +266,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
         }
       }
       const trainSecs = (performance.now() - t0) / 1000;
+      viewFlat();
       const test = await evaluate(evalSession, shape, dataset, named, params, featureSize);
       seconds += (performance.now() - t0) / 1000;
       const m: EpochMetrics = {
@@ -308,6 +323,32 @@ function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly
 }
 
 const f32 = (data: Float32Array, shape: readonly number[]): Tensor => ({ dtype: 'FP32', shape: [...shape], data });
+
+function diverged(loss: number, epoch: number, step: number, lr: number): FerryError {
+  return bad(`the loss became ${loss} at epoch ${epoch}, step ${step} (learning rate ${lr}); lower optimizer.lr (try ${lr / 10}) or check the data for extreme values`);
+}
+
+/** Groups consecutive batches of the same size, up to `k`, for one looped run. */
+function* chunks(source: Iterable<Batch>, k: number): Generator<Batch[]> {
+  let chunk: Batch[] = [];
+  for (const b of source) {
+    if (chunk.length > 0 && (chunk.length === k || chunk[0]!.size !== b.size)) {
+      yield chunk;
+      chunk = [];
+    }
+    chunk.push(b);
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** Tensors of one shape and type, stacked along a new first axis. */
+function stack(ts: readonly Tensor[]): Tensor {
+  const first = ts[0]!;
+  const n = first.data.length;
+  const data = first.dtype === 'INT64' ? new BigInt64Array(n * ts.length) : new Float32Array(n * ts.length);
+  ts.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * n));
+  return { dtype: first.dtype, shape: [ts.length, ...first.shape], data };
+}
 
 function inputTensor(n: NetworkShape, x: Float32Array, size: number): Tensor {
   const shape = [size, ...n.inputShape];

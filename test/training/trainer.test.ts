@@ -381,7 +381,7 @@ describe('resume and cancel', () => {
     const checkpoint = readCheckpoint(file)!;
     assert.equal(checkpoint.epoch, 1);
     assert.equal(checkpoint.step, Math.ceil(200 / 32));
-    assert.ok(checkpoint.tensors.has('0.weight') && checkpoint.tensors.has('0.weight.m'), 'parameters and Adam state are saved');
+    assert.ok(checkpoint.tensors.has('0.weight') && checkpoint.tensors.has('opt.m') && checkpoint.tensors.has('opt.v'), 'parameters by name and the (flat) Adam state are saved');
 
     const resumed = await train({ spec: s, dataset: blobs, resume: checkpoint });
     assert.deepEqual(resumed.record.epochs.map(deterministic), full.record.epochs.map(deterministic));
@@ -393,12 +393,29 @@ describe('resume and cancel', () => {
     let polls = 0;
     let steps = 0;
     let epochs = 0;
+    // one step per onnxruntime run, so cancellation is checked between every two steps
     await assert.rejects(
-      train({ spec: spec(), dataset: blobs, progressEvery: 1, hooks: { isCancelled: () => ++polls > 3, onProgress: () => void steps++, onEpoch: () => void epochs++ } }),
+      train({ spec: spec(), dataset: blobs, progressEvery: 1, stepsPerRun: 1, hooks: { isCancelled: () => ++polls > 3, onProgress: () => void steps++, onEpoch: () => void epochs++ } }),
       (err: unknown) => err instanceof FerryError && err.code === 'CANCELLED',
     );
     assert.equal(steps, 3, 'three steps ran, the fourth did not');
     assert.equal(epochs, 0);
+  });
+});
+
+describe('several steps per onnxruntime run', () => {
+  it('gives exactly the weights and metrics of one step per run, partial batches, dropout and schedules included', async () => {
+    // 200 examples in batches of 32: six full batches and a partial one of 8 per epoch
+    const s = spec({
+      model: [{ type: 'Linear', in: 2, out: 16 }, { type: 'ReLU' }, { type: 'Dropout', p: 0.3 }, { type: 'Linear', in: 16, out: 2 }],
+      optimizer: { type: 'adamw', lr: 0.02 }, schedule: { type: 'cosine', warmupSteps: 5 }, epochs: 3,
+    });
+    const one = await train({ spec: s, dataset: blobs, stepsPerRun: 1 });
+    for (const k of [4, 16]) {
+      const looped = await train({ spec: s, dataset: blobs, stepsPerRun: k });
+      assert.deepEqual(looped.record.epochs.map(deterministic), one.record.epochs.map(deterministic), `${k} steps per run`);
+      assertSameWeights(looped, one, `${k} steps per run vs one`);
+    }
   });
 });
 

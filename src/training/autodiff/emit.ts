@@ -3,7 +3,7 @@
 // parameters baked in as initializers).
 import { DTYPE_TO_ONNX } from '../../graph/dtypes.js';
 import { attr, GraphBuilder, type AttrValue } from '../../graph/builder.js';
-import { encodeModel as encode } from '../../graph/onnx.js';
+import { encodeModel as encode, type OnnxModel } from '../../graph/onnx.js';
 import { RULES, type AttrKind } from './rules.js';
 import type { Tape, TapeNode, Value } from './tape.js';
 
@@ -25,11 +25,24 @@ export interface EmitOptions {
 }
 
 export function emitModel(tape: Tape, opts: EmitOptions): Uint8Array {
+  return encode(emitOnnx(tape, opts));
+}
+
+/** The model as objects, for callers that reshape it further (loop.ts wraps a step in a Loop). */
+export function emitOnnx(tape: Tape, opts: EmitOptions): OnnxModel {
   const needed = liveNodes(tape, Object.values(opts.outputs));
   const usedIds = new Set<number>();
   for (const n of needed) for (const x of n.inputs) usedIds.add(x.id);
   for (const v of Object.values(opts.outputs)) usedIds.add(v.id);
 
+  // An output computed by a node takes the output's name directly; only a graph input (or a value
+  // that is two outputs) needs an Identity node, which would copy the tensor on every run.
+  const names = new Map<number, string>();
+  const inputIds = new Set([...tape.inputs, ...tape.constants.map((c) => c.value)].map((v) => v.id));
+  for (const [name, v] of Object.entries(opts.outputs)) {
+    if (!inputIds.has(v.id) && !names.has(v.id)) names.set(v.id, name);
+  }
+  const nameOf = (v: Value) => names.get(v.id) ?? v.name;
   const b = new GraphBuilder({ opset: TRAINING_OPSET, name: opts.graphName ?? 'ferry' });
   const dim = (shape: readonly number[]) => shape.map((d, i) => (d >= 0 ? d : i === 0 ? (opts.batchDim ?? 'batch') : -1));
   for (const v of tape.inputs) {
@@ -45,15 +58,15 @@ export function emitModel(tape: Tape, opts: EmitOptions): Uint8Array {
     const kinds = RULES[n.op]!.attrs ?? {};
     const attrs: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(n.attrs)) attrs[k] = toAttr(k, v, kinds[k], n.op);
-    b.node(ONNX_OP[n.op] ?? n.op, n.inputs.map((x) => x.name), n.outputs.map((y) => y.name), attrs);
+    b.node(ONNX_OP[n.op] ?? n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), attrs);
   }
   for (const [name, v] of Object.entries(opts.outputs)) {
-    if (v.name !== name) b.node('Identity', [v.name], [name]);
+    if (nameOf(v) !== name) b.node('Identity', [nameOf(v)], [name]);
     b.output(name, v.dtype, dim(v.shape));
   }
   const onnx = b.model();
   if (opts.metadata) onnx.metadataProps = Object.entries(opts.metadata).map(([key, value]) => ({ key, value }));
-  return encode(onnx);
+  return onnx;
 }
 
 function liveNodes(tape: Tape, outputs: readonly Value[]): TapeNode[] {

@@ -117,6 +117,9 @@ export function resizeNearest(a: Value, scales: readonly number[]): Value {
   return one('Resize', [a, t.constant([], [0]), t.constant(scales, [scales.length])],
     { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
 }
+export const concat = (parts: readonly Value[], axis: number): Value => one('Concat', [...parts], { axis });
+export const split = (a: Value, sizes: readonly number[], axis: number): Value[] =>
+  a.tape.apply('Split', [a, a.tape.ints(sizes)], { axis });
 export const pad = (a: Value, pads: readonly number[]): Value => one('Pad', [a, a.tape.ints(pads)]);
 export function averagePool(x: Value, p: PoolAttrs): Value {
   // count_include_pad keeps every window's divisor k·k, which is what the gradient rule assumes.

@@ -222,6 +222,31 @@ export const RULES: Readonly<Record<string, OpRule>> = {
       return [{ shape: x[0]!.shape.map((d, i) => (d < 0 ? -1 : Math.floor(d * scales[i]!))), dtype: x[0]!.dtype }];
     },
   },
+  Split: {
+    attrs: { axis: 'int' },
+    infer: (x, a, tape) => {
+      const axis = norm(a['axis'] as number, x[0]!.rank);
+      return constInts(tape, x[1]!).map((n) => ({ shape: x[0]!.shape.map((d, i) => (i === axis ? n : d)), dtype: x[0]!.dtype }));
+    },
+    // the pieces' gradients side by side again; a piece nothing used contributes zeros
+    grad: (c) => {
+      const axis = norm(c.attrs['axis'] as number, c.x[0]!.rank);
+      const parts = c.dy.map((g, i) => g ?? c.x[0]!.tape.constant(new Float32Array(c.y[i]!.shape.reduce((a, b) => a * b, 1)), c.y[i]!.shape));
+      return [parts.length === 1 ? parts[0] : F.concat(parts, axis), undefined];
+    },
+  },
+  Concat: {
+    attrs: { axis: 'int' },
+    infer: (x, a) => {
+      const axis = norm(a['axis'] as number, x[0]!.rank);
+      const total = x.some((v) => v.shape[axis]! < 0) ? -1 : x.reduce((n, v) => n + v.shape[axis]!, 0);
+      return [{ shape: x[0]!.shape.map((d, i) => (i === axis ? total : d)), dtype: x[0]!.dtype }];
+    },
+    grad: (c) => {
+      const axis = norm(c.attrs['axis'] as number, c.y[0]!.rank);
+      return F.split(c.dy[0]!, c.x.map((v) => v.shape[axis]!), axis);
+    },
+  },
   Pad: {
     infer: (x, _a, tape) => {
       const pads = constInts(tape, x[1]!);
