@@ -1,4 +1,5 @@
 // Every rule in the gradient table against finite differences, through onnxruntime.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as F from '../../../src/training/autodiff/fn.js';
 import { Rng } from '../../../src/training/rng.js';
@@ -7,6 +8,13 @@ import { gradCheck, randn } from './gradcheck.js';
 const rng = new Rng(42);
 const x = (name: string, shape: number[], scale = 1, offset = 0) =>
   ({ name, shape, data: randn(rng, shape.reduce((a, b) => a * b, 1), scale, offset) });
+/** Values at least 0.05 apart and away from 0: finite differences with eps ≤ 1e-2 never cross a
+ *  kink (two candidates for a pool's maximum swapping, a ReLU input changing sign). */
+const distinct = (name: string, shape: number[]) => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const order = rng.permutation(n);
+  return { name, shape, data: Float32Array.from(order, (i) => (i - n / 2 + 0.5) * 0.05) };
+};
 const ids = (name: string, values: number[], shape = [values.length]) =>
   ({ name, shape, data: BigInt64Array.from(values, BigInt) });
 
@@ -29,7 +37,7 @@ describe('gradient rules match finite differences', () => {
       await gradCheck([x('a', [6])], ([a]) => F.erf(a!));
     });
     it('Relu, Tanh, Sigmoid, Softplus, Gelu', async () => {
-      await gradCheck([x('a', [4, 5])], ([a]) => F.relu(a!), { eps: 1e-3 });
+      await gradCheck([distinct('a', [4, 5])], ([a]) => F.relu(a!), { eps: 1e-3 });
       await gradCheck([x('a', [4, 5])], ([a]) => F.tanh(a!));
       await gradCheck([x('a', [4, 5])], ([a]) => F.sigmoid(a!));
       await gradCheck([x('a', [4, 5])], ([a]) => F.softplus(a!));
@@ -85,6 +93,13 @@ describe('gradient rules match finite differences', () => {
       await gradCheck([x('a', [3, 4])], ([a]) => F.unsqueeze(a!, [1]));
       await gradCheck([x('a', [3, 1])], ([a]) => F.expandTo(a!, a!.tape.ints([2, 3, 4])));
     });
+    it('Split (including a piece nothing uses) and Concat', async () => {
+      await gradCheck([x('a', [10])], ([a]) => {
+        const [p, , r] = F.split(a!, [3, 4, 3], 0);
+        return F.concat([F.tanh(r!), F.mul(p!, p!)], 0);
+      });
+      await gradCheck([x('a', [2, 3]), x('b', [2, 5])], ([a, b]) => F.concat([a!, b!], 1));
+    });
   });
 
   describe('embedding', () => {
@@ -106,19 +121,48 @@ describe('gradient rules match finite differences', () => {
         ([a, w]) => F.conv(a!, w!, undefined, { dilations: [2, 2] }));
     });
     it('MaxPool with non-overlapping windows, including rows and columns the windows leave out', async () => {
-      await gradCheck([x('x', [2, 3, 4, 4])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
-      await gradCheck([x('x', [2, 2, 5, 7])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
-      const input = x('x', [3, 2, 6, 6]);
+      await gradCheck([distinct('x', [2, 3, 4, 4])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+      await gradCheck([distinct('x', [2, 2, 5, 7])], ([a]) => F.maxPool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+      const input = distinct('x', [3, 2, 6, 6]);
       await gradCheck([{ ...input, shape: [-1, 2, 6, 6], runShape: [3, 2, 6, 6] }], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [3, 3], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
     });
     it('MaxPool with overlapping windows (an input can be the max of several)', async () => {
-      await gradCheck([x('x', [1, 2, 5, 5])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }), { eps: 1e-3 });
-      await gradCheck([x('x', [2, 1, 7, 7])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+      await gradCheck([distinct('x', [1, 2, 5, 5])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }), { eps: 1e-3 });
+      await gradCheck([distinct('x', [2, 1, 7, 7])], ([a]) => F.maxPool(a!, { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0] }), { eps: 1e-3 });
+    });
+    it('MaxPool with its indices output (what training records): MaxUnpool and scatter paths', async () => {
+      const p2 = { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] };
+      const p3 = { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] };
+      await gradCheck([distinct('x', [2, 3, 6, 6])], ([a]) => F.maxPoolWithIndices(a!, p2)[0], { eps: 1e-3 });
+      await gradCheck([distinct('x', [2, 2, 7, 7])], ([a]) => F.maxPoolWithIndices(a!, p3)[0], { eps: 1e-3 });
     });
     it('AveragePool, non-overlapping and overlapping with padding', async () => {
       await gradCheck([x('x', [2, 3, 4, 4])], ([a]) => F.averagePool(a!, { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }));
       await gradCheck([x('x', [1, 2, 5, 5])], ([a]) => F.averagePool(a!, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }));
       await gradCheck([x('x', [1, 2, 6, 6])], ([a]) => F.averagePool(a!, { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0] }));
     });
+  });
+});
+
+describe('gradient rules where finite differences cannot look', () => {
+  it('MaxPool shares a window\'s gradient between tied maxima; with indices it goes to the first', async () => {
+    const { openGraphSession } = await import('../../../src/runtimes/onnx/session.js');
+    const { gradients } = await import('../../../src/training/autodiff/backward.js');
+    const { emitModel } = await import('../../../src/training/autodiff/emit.js');
+    const { Tape } = await import('../../../src/training/autodiff/tape.js');
+    // one 2×4 image: the left window is all 3s (a four-way tie), the right one has a single maximum
+    const data = Float32Array.of(3, 3, 1, 2, 3, 3, 5, 0);
+    for (const withIndices of [false, true]) {
+      const t = new Tape();
+      const xv = t.input('x', [1, 1, 2, 4]);
+      const pool = { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] };
+      const y = withIndices ? F.maxPoolWithIndices(xv, pool)[0] : F.maxPool(xv, pool);
+      const [g] = gradients(F.sumAll(F.mul(y, t.constant([10, 20], [1, 1, 1, 2]))), [xv]);
+      const s = await openGraphSession(emitModel(t, { outputs: { g: g! } }));
+      const out = await s.run({ x: { dtype: 'FP32', shape: [1, 1, 2, 4], data } });
+      await s.release();
+      const expected = withIndices ? [10, 0, 0, 0, 0, 0, 20, 0] : [2.5, 2.5, 0, 0, 2.5, 2.5, 20, 0];
+      assert.deepEqual(Array.from(out['g']!.data as Float32Array), expected);
+    }
   });
 });
