@@ -12,7 +12,8 @@ import { batches, type Batch } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
 import { buildEvalGraph, buildInferenceModel, buildTrainGraph, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape, type TrainGraph } from './graphs.js';
 import { buildNetwork } from './nn/build.js';
-import { Embedding, Sequential } from './nn/layers.js';
+import type { Sequential } from './nn/layers.js';
+import type { Module } from './nn/module.js';
 import { targetKind } from './nn/losses.js';
 import { makeOptimizer, type Optimizer } from './nn/optimizers.js';
 import { learningRate } from './nn/schedules.js';
@@ -43,7 +44,10 @@ export interface TrainHooks {
 }
 
 export interface TrainInput {
+  /** hyperparameters, dataset, loss and optimizer; its `model` layers unless `network` is given */
   readonly spec: TrainSpec;
+  /** a network written in TypeScript (any Module), used instead of the spec's layer list */
+  readonly network?: Module;
   readonly dataset: Dataset;
   /** fine-tuning: the registered version whose weights the run starts from */
   readonly parent?: { readonly model: string; readonly version: number; readonly onnx: Uint8Array };
@@ -74,7 +78,7 @@ export interface PreparedRun {
   readonly classes?: readonly string[];
 }
 
-export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
+export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): PreparedRun {
   const featureSize = dataset.featureShape.reduce((a, b) => a * b, 1);
   const inputShape = spec.input ?? dataset.featureShape;
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
@@ -82,7 +86,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
     throw bad(`input ${fmtShape(inputShape)} holds ${inputSize} values but ${dataset.name} examples have ${featureSize} (shape ${fmtShape(dataset.featureShape)}); set "input" to a shape of ${featureSize} values`);
   }
   if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
-  const net = networkOf(spec);
+  const net = network ?? networkOf(spec);
   const kind = targetKind(spec.loss);
   if (kind === 'classes' && !dataset.classes) {
     throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
@@ -95,8 +99,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
       throw bad(`binaryCrossEntropy needs two classes; ${dataset.name} has ${dataset.classes.length}: use crossEntropy`);
     }
   }
-  const inputType = net.layers[0] instanceof Embedding ? 'INT64' : 'FP32';
-  const shape: NetworkShape = { net, loss: spec.loss, inputShape, inputType, targetShape };
+  const shape: NetworkShape = { net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape };
   const optimizer = makeOptimizer(spec.optimizer);
   const names = net.namedParameters().map(([n]) => n);
   for (const prefix of spec.freeze ?? []) {
@@ -105,7 +108,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset): PreparedRun {
   const frozen = new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
   const train = buildTrainGraph(shape, optimizer, frozen);
   if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
-  if (net.layers[0] instanceof Embedding) checkTokenIds(dataset, net.layers[0].numEmbeddings);
+  if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
   return { shape, optimizer, frozen, train, classes: dataset.classes };
 }
 
@@ -122,9 +125,8 @@ function networkOf(spec: TrainSpec): Sequential {
  *  before a job is queued. */
 export function checkNetwork(spec: TrainSpec, inputShape: readonly number[]): readonly number[] {
   const net = networkOf(spec);
-  const inputType = net.layers[0] instanceof Embedding ? 'INT64' : 'FP32';
   try {
-    return forwardShape({ net, loss: spec.loss, inputShape, inputType, targetShape: [] });
+    return forwardShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
   } catch (err) {
     if (err instanceof FerryError) err.message = `model: ${err.message}`;
     throw err;
@@ -173,7 +175,7 @@ function checkLabels(d: Dataset, outputs: number): void {
 
 export async function train(input: TrainInput): Promise<TrainResult> {
   const { spec, dataset, hooks = {} } = input;
-  const run = prepare(spec, dataset);
+  const run = prepare(spec, dataset, input.network);
   const { shape, optimizer, train: graph } = run;
   // every parameter by name; the trainable ones are views into `flat`, the buffer the step updates
   const params = new Map<string, Float32Array>();

@@ -21,26 +21,11 @@ import { runTraining } from '../../src/training/run.js';
 import type { LayerSpec, TrainSpec } from '../../src/training/spec.js';
 import { train, type StepProgress, type TrainInput, type TrainResult } from '../../src/training/trainer.js';
 import { readFloatInitializers, readMetadata } from '../../src/training/weights.js';
-import { memoryDataset } from './nn/support.js';
+import { memoryDataset, twoBlobs } from './nn/support.js';
 
 // ---- data and specs ----------------------------------------------------------------------------
 
 /** Two classes of 2-D points either side of the line x + y = 0, at least 0.5 from it. */
-function twoBlobs(seed: number, n: number): { x: Float32Array; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 2);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = rng.normal();
-    const v = rng.normal();
-    const label = u + v > 0 ? 1 : 0;
-    const shift = label ? 0.5 : -0.5;
-    x[i * 2] = u + shift;
-    x[i * 2 + 1] = v + shift;
-    y[i] = label;
-  }
-  return { x, y };
-}
 
 const blobs: Dataset = memoryDataset({ name: 'blobs', featureShape: [2], classes: ['below', 'above'], train: twoBlobs(1, 200), test: twoBlobs(2, 100) });
 

@@ -199,6 +199,12 @@ export class Embedding extends Module {
   protected override ownParameters(): [string, Parameter][] {
     return [['weight', this.weight]];
   }
+  override get inputType(): 'INT64' {
+    return 'INT64';
+  }
+  override get idTableSize(): number {
+    return this.numEmbeddings;
+  }
   forward(x: Value, ctx: ForwardContext): Value {
     if (x.dtype !== 'INT64') throw shapeError(`expects integer token ids (INT64), got ${x.dtype} ${fmtShape(x.shape)}`);
     return F.gather(ctx.param(this.weight), x);
@@ -236,6 +242,12 @@ export class Sequential extends Module {
   }
   override children(): [string, Module][] {
     return this.layers.map((m, i) => [String(i), m]);
+  }
+  override get inputType(): 'FP32' | 'INT64' {
+    return this.layers[0]?.inputType ?? 'FP32';
+  }
+  override get idTableSize(): number | undefined {
+    return this.layers[0]?.idTableSize;
   }
   forward(x: Value, ctx: ForwardContext): Value {
     let h = x;

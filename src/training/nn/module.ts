@@ -36,6 +36,17 @@ export abstract class Module {
 
   abstract forward(x: Value, ctx: ForwardContext): Value;
 
+  /** what the network's input holds: float features, or integer ids (a network that starts with an
+   *  Embedding); a custom module whose input is ids overrides this */
+  get inputType(): 'FP32' | 'INT64' {
+    return 'FP32';
+  }
+
+  /** the size of the id table, for a module whose input is ids; checked against the data first */
+  get idTableSize(): number | undefined {
+    return undefined;
+  }
+
   /** own parameters by local name */
   protected ownParameters(): [string, Parameter][] {
     return [];

@@ -7,7 +7,7 @@ import { emitModel } from '../../../src/training/autodiff/emit.js';
 import { Tape, type Value } from '../../../src/training/autodiff/tape.js';
 import type { Dataset } from '../../../src/training/data/dataset.js';
 import type { ForwardContext, Module, Parameter } from '../../../src/training/nn/module.js';
-import type { Rng } from '../../../src/training/rng.js';
+import { Rng } from '../../../src/training/rng.js';
 
 export interface Fed {
   readonly shape: readonly number[];
@@ -132,4 +132,21 @@ export function memoryDataset(d: {
     test,
     record: { type: 'jsonl', source: 'memory', trainSize: train.n, testSize: test.n, split: 'given' },
   };
+}
+
+/** Two Gaussian blobs split by the line u + v = 0, pushed apart by ±0.5: linearly separable. */
+export function twoBlobs(seed: number, n: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 2);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rng.normal();
+    const v = rng.normal();
+    const label = u + v > 0 ? 1 : 0;
+    const shift = label ? 0.5 : -0.5;
+    x[i * 2] = u + shift;
+    x[i * 2 + 1] = v + shift;
+    y[i] = label;
+  }
+  return { x, y };
 }
