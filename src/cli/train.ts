@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { loadConfig } from '../core/config.js';
 import { FerryError } from '../core/errors.js';
 import { openRegistry } from '../ferry.js';
+import { checkModelName } from '../registry/names.js';
 import { registerTrained, resolveParent, resolveSpec, runTraining, specBaseDir, type Parent } from '../training/run.js';
 import { ProgressBar } from './progress.js';
 
@@ -49,6 +50,7 @@ export async function trainCommand(target: string, flags: TrainFlags): Promise<v
   } else {
     spec = resolveSpec(target, overrides);
   }
+  checkModelName(spec.name); // before training, not after
   const register = flags.register !== false;
   const config = loadConfig({ file: flags.config, env: process.env, flags: { data: flags.data } });
   const registry = register || spec.from ? openRegistry(config) : undefined;

@@ -6,6 +6,7 @@
 // Layout: 4-byte little-endian header length, a JSON header, then each tensor's float32 bytes in
 // the header's order.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type { EpochMetrics } from './record.js';
 
 export interface Checkpoint {
@@ -40,11 +41,29 @@ export function writeCheckpoint(file: string, c: Checkpoint): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+  // the rename itself is durable only once the folder is synced (a power cut, not just a kill)
+  const dir = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
+/** The checkpoint in `file`, or undefined when there is none. A file that cannot be read whole
+ *  throws CheckpointError: the caller decides whether to start over. */
 export function readCheckpoint(file: string): Checkpoint | undefined {
   if (!existsSync(file)) return undefined;
-  const buf = readFileSync(file);
+  try {
+    return parse(readFileSync(file), file);
+  } catch (err) {
+    throw new CheckpointError(`checkpoint ${file} is unreadable: ${(err as Error).message}`);
+  }
+}
+
+export class CheckpointError extends Error {}
+
+function parse(buf: Buffer, file: string): Checkpoint {
   const hlen = buf.readUInt32LE(0);
   const h = JSON.parse(buf.subarray(4, 4 + hlen).toString('utf8')) as {
     epoch: number; step: number; rng: number[]; history: EpochMetrics[]; seconds: number; tensors: [string, number][];

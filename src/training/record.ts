@@ -27,4 +27,7 @@ export interface TrainingRecord {
   /** the version fine-tuning started from */
   readonly parent?: { readonly model: string; readonly version: number };
   readonly resumedFromEpoch?: number;
+  /** onnxruntime threads: results are bit-for-bit reproducible for a seed at one thread count;
+   *  another count may change the last digits (sums are split differently) */
+  readonly threads: number;
 }

@@ -154,6 +154,8 @@ function checkLayers(v: unknown, path: string): void {
     if (layer['padding'] !== undefined) intOrPair(layer['padding'], `${p}.padding`, 0);
     if (layer['dilation'] !== undefined) intOrPair(layer['dilation'], `${p}.dilation`, 1);
     if (layer['p'] !== undefined && !(typeof layer['p'] === 'number' && layer['p'] >= 0 && layer['p'] < 1)) throw bad(`${p}.p`, 'must be a dropout rate in [0, 1)');
+    if (layer['axis'] !== undefined && !Number.isInteger(layer['axis'])) throw bad(`${p}.axis`, `must be an integer axis such as -1, got ${show(layer['axis'])}`);
+    if (layer['eps'] !== undefined) posNum(layer['eps'], `${p}.eps`);
     if (type === 'Sequential') checkLayers(layer['layers'], `${p}.layers`);
   });
 }

@@ -101,11 +101,8 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   }
   const shape: NetworkShape = { net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape };
   const optimizer = makeOptimizer(spec.optimizer);
-  const names = net.namedParameters().map(([n]) => n);
-  for (const prefix of spec.freeze ?? []) {
-    if (!names.some((n) => n.startsWith(prefix))) throw bad(`freeze: "${prefix}" matches no parameter; parameters are ${names.join(', ')}`);
-  }
-  const frozen = new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
+  checkSize(net);
+  const frozen = frozenNames(spec, net);
   const train = buildTrainGraph(shape, optimizer, frozen);
   if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
   if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
@@ -121,16 +118,39 @@ function networkOf(spec: TrainSpec): Sequential {
   }
 }
 
-/** Checks the layers of a spec against an input shape without any data: what an API can refuse
- *  before a job is queued. */
-export function checkNetwork(spec: TrainSpec, inputShape: readonly number[]): readonly number[] {
+/** Checks the layers of a spec without any data — their size, the freeze prefixes and, when the
+ *  input shape is known, every layer's shapes: what an API can refuse before a job is queued. */
+export function checkNetwork(spec: TrainSpec, inputShape?: readonly number[]): void {
   const net = networkOf(spec);
+  checkSize(net);
+  frozenNames(spec, net);
+  if (!inputShape) return;
   try {
-    return forwardShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
+    forwardShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
   } catch (err) {
     if (err instanceof FerryError) err.message = `model: ${err.message}`;
     throw err;
   }
+}
+
+/** Parameters, optimizer state and gradients are all held in memory several times over. */
+export const MAX_PARAMETERS = 50_000_000;
+
+function checkSize(net: Module): void {
+  const params = net.namedParameters();
+  const total = params.reduce((n, [, p]) => n + p.size, 0);
+  if (total > MAX_PARAMETERS) {
+    const [name, biggest] = params.reduce((a, b) => (b[1].size > a[1].size ? b : a));
+    throw bad(`model: the network has ${total.toLocaleString('en-US')} parameters, more than a training job takes (${MAX_PARAMETERS.toLocaleString('en-US')}); the largest is ${name} with ${biggest.size.toLocaleString('en-US')}`);
+  }
+}
+
+function frozenNames(spec: TrainSpec, net: Module): Set<string> {
+  const names = net.namedParameters().map(([n]) => n);
+  for (const prefix of spec.freeze ?? []) {
+    if (!names.some((n) => n.startsWith(prefix))) throw bad(`freeze: "${prefix}" matches no parameter; parameters are ${names.join(', ')}`);
+  }
+  return new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
 }
 
 /** The network's output shape, from a forward recording on a scratch tape. */
@@ -147,6 +167,21 @@ function forwardShape(n: NetworkShape): readonly number[] {
     dropoutMask: (shape) => tape.input(`m${seen.size}`, shape),
   });
   return out.shape;
+}
+
+/** A checkpoint must hold exactly this network's parameters and this optimizer's state. */
+function checkResume(c: Checkpoint, params: ReadonlyMap<string, Float32Array>, state: ReadonlyMap<string, Float32Array>): void {
+  const want = new Map([...params, ...state].map(([n, t]) => [n, t.length]));
+  const problems: string[] = [];
+  for (const [name, size] of want) {
+    const got = c.tensors.get(name);
+    if (!got) problems.push(`${name} is missing`);
+    else if (got.length !== size) problems.push(`${name} has ${got.length} values, the network ${size}`);
+  }
+  for (const name of c.tensors.keys()) if (!want.has(name)) problems.push(`${name} is not in this network`);
+  if (problems.length > 0) {
+    throw bad(`the checkpoint does not belong to this network and optimizer: ${problems.slice(0, 5).join('; ')}`);
+  }
 }
 
 /** Embedding ids must be whole numbers inside the table; onnxruntime's Gather would fail mid-step. */
@@ -193,6 +228,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const history: EpochMetrics[] = [];
   if (input.resume) {
     const c = input.resume;
+    checkResume(c, params, state);
     for (const [name, t] of c.tensors) (state.has(name) ? state : params).set(name, t);
     startEpoch = c.epoch;
     step = c.step;
@@ -295,6 +331,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     ...(run.classes ? { classes: run.classes } : {}),
     ...(input.parent ? { parent: { model: input.parent.model, version: input.parent.version } } : {}),
     ...(input.resume ? { resumedFromEpoch: input.resume.epoch } : {}),
+    threads,
   };
   const onnx = buildInferenceModel(shape, params, {
     'ferry.training': JSON.stringify(record),

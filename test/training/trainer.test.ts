@@ -374,6 +374,16 @@ describe('resume and cancel', () => {
     assert.equal(resumed.record.resumedFromEpoch, 1);
   });
 
+  it('refuses a checkpoint that belongs to another network or optimizer, naming what differs', async () => {
+    let saved: Checkpoint | undefined;
+    await train({ spec: spec({ epochs: 1 }), dataset: blobs, hooks: { onEpoch: (_m, c) => void (saved = c) } });
+    const wider = spec({ model: [{ type: 'Linear', in: 2, out: 32 }, { type: 'ReLU' }, { type: 'Linear', in: 32, out: 2 }] });
+    await assert.rejects(train({ spec: wider, dataset: blobs, resume: saved! }),
+      (err: unknown) => err instanceof FerryError && err.code === 'INVALID_ARGUMENT' && /checkpoint does not belong to this network.*0\.weight has \d+ values, the network 64/.test(err.message));
+    const sgd = spec({ optimizer: { type: 'sgd', lr: 0.1 } });
+    await assert.rejects(train({ spec: sgd, dataset: blobs, resume: saved! }), /opt\.m is not in this network/);
+  });
+
   it('isCancelled stops the run with CANCELLED before the next step', async () => {
     let polls = 0;
     let steps = 0;

@@ -244,7 +244,9 @@ export const RULES: Readonly<Record<string, OpRule>> = {
     },
     grad: (c) => {
       const axis = norm(c.attrs['axis'] as number, c.y[0]!.rank);
-      return F.split(c.dy[0]!, c.x.map((v) => v.shape[axis]!), axis);
+      const sizes = c.x.map((v) => v.shape[axis]!);
+      if (sizes.some((n) => n < 0)) throw new Error('the gradient of Concat along a run-time (batch) dimension is not supported');
+      return F.split(c.dy[0]!, sizes, axis);
     },
   },
   Pad: {
@@ -276,7 +278,10 @@ export const RULES: Readonly<Record<string, OpRule>> = {
       const out = target.map((d, i) => (d === 0 ? src[i]! : d));
       const known = prod(src);
       const rest = prod(out.filter((d) => d !== -1));
-      if (out.filter((d) => d === -1).length === 1 && known >= 0 && rest > 0) out[out.indexOf(-1)] = known / rest;
+      if (out.filter((d) => d === -1).length === 1 && known >= 0 && rest > 0) {
+        if (known % rest !== 0) throw shapeError(`cannot reshape ${fmtShape(src)} (${known} values) to ${fmtShape(target)}`);
+        out[out.indexOf(-1)] = known / rest;
+      }
       if (known >= 0 && prod(out) >= 0 && prod(out) !== known) {
         throw shapeError(`cannot reshape ${fmtShape(src)} (${known} values) to ${fmtShape(out)}`);
       }

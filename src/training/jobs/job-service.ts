@@ -29,7 +29,8 @@ type Listener = (e: JobEvent) => void;
 
 interface Running {
   readonly id: string;
-  readonly worker: Worker;
+  /** absent while the job is starting (loading its parent) */
+  worker?: Worker;
   cancelRequested: boolean;
 }
 
@@ -42,13 +43,12 @@ export class JobService {
   private readonly queue: string[] = [];
   private running: Running | undefined;
   private closing = false;
-  private readonly cancelBeforeStart = new Set<string>();
   private idle: Promise<void> = Promise.resolve();
 
   constructor(private readonly store: JobStore, private readonly registry: Registry, private readonly opts: JobServiceOptions) {}
 
   get datasetsDir(): string {
-    return path.join(this.opts.dataDir, 'datasets');
+    return path.resolve(this.opts.dataDir, 'datasets');
   }
 
   private checkpointFile(id: string): string {
@@ -60,8 +60,7 @@ export class JobService {
     const spec = parseSpec(raw);
     checkModelName(spec.name);
     this.checkDatasetPaths(spec);
-    if (spec.input) checkNetwork(spec, spec.input);
-    else if (spec.dataset.type === 'mnist') checkNetwork(spec, [784]);
+    checkNetwork(spec, spec.input ?? (spec.dataset.type === 'mnist' ? [784] : undefined));
     let parent: JobRecord['parent'];
     if (spec.from) {
       const at = spec.from.lastIndexOf(':');
@@ -92,8 +91,8 @@ export class JobService {
     for (const field of DATASET_PATH_FIELDS) {
       const p = ds[field];
       if (typeof p !== 'string') continue;
-      const resolved = path.resolve(this.datasetsDir, p);
-      if (path.isAbsolute(p) || !resolved.startsWith(this.datasetsDir + path.sep)) {
+      const inside = path.relative(this.datasetsDir, path.resolve(this.datasetsDir, p));
+      if (path.isAbsolute(p) || inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) {
         throw new FerryError('INVALID_ARGUMENT', `training spec: dataset.${field} "${p.slice(0, 200)}" must be a path relative to the server's datasets folder (<data>/datasets), without ".."`);
       }
     }
@@ -128,19 +127,14 @@ export class JobService {
       throw new FerryError('FAILED_PRECONDITION', `training job ${id} already ${job.state}; only queued or running jobs can be cancelled`);
     }
     if (this.running?.id === id) {
-      // the worker stops between two steps and reports CANCELLED, which finishes the job
+      // the worker stops between two runs of steps and reports CANCELLED, which finishes the job;
+      // a job still starting checks the flag before it starts its worker
       this.running.cancelRequested = true;
-      this.running.worker.postMessage({ type: 'cancel' });
+      this.running.worker?.postMessage({ type: 'cancel' });
       return job;
     }
-    const queued = this.queue.indexOf(id);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1);
-      return this.finish(id, { state: 'cancelled' });
-    }
-    // between leaving the queue and its worker starting: run() checks this before starting it
-    this.cancelBeforeStart.add(id);
-    return job;
+    this.queue.splice(this.queue.indexOf(id), 1);
+    return this.finish(id, { state: 'cancelled' });
   }
 
   /** Queues the jobs a previous run of the server left unfinished; they continue from their last
@@ -148,6 +142,7 @@ export class JobService {
   async recover(): Promise<string[]> {
     const unfinished = (await this.store.list()).filter((j) => !FINISHED.includes(j.state)).reverse();
     for (const j of unfinished) {
+      if (this.active.has(j.id)) continue; // already queued or running here
       const job = { ...j, state: 'queued' as const };
       this.active.set(job.id, job);
       await this.store.update(job);
@@ -165,7 +160,7 @@ export class JobService {
       this.emit(id, { type: 'interrupted', message: 'the server is stopping; the job continues from its last checkpoint when the server starts again' });
     }
     this.listeners.clear();
-    if (this.running) await this.running.worker.terminate();
+    await this.running?.worker?.terminate();
     await this.idle;
     await this.store.close();
   }
@@ -193,15 +188,20 @@ export class JobService {
   private pump(): void {
     if (this.running || this.closing || this.queue.length === 0) return;
     const id = this.queue.shift()!;
-    this.idle = this.run(id).catch((err: unknown) => {
+    // taken before the first await: one job at a time, whatever arrives while this one starts
+    const running: Running = { id, cancelRequested: false };
+    this.running = running;
+    this.idle = this.run(running).catch(async (err: unknown) => {
       this.opts.logger.error({ err, job: id }, 'training job failed outside its worker');
+      if (!this.closing && this.active.has(id)) await this.finish(id, { state: 'failed', error: `internal error: ${(err as Error).message}` }).catch(() => {});
     }).finally(() => {
       this.running = undefined;
       this.pump();
     });
   }
 
-  private async run(id: string): Promise<void> {
+  private async run(running: Running): Promise<void> {
+    const { id } = running;
     let job = await this.save({ ...this.active.get(id)!, state: 'running', startedAt: new Date().toISOString() });
     this.emit(id, { type: 'state', state: 'running' });
     let parent: JobWorkerData['parent'];
@@ -215,7 +215,8 @@ export class JobService {
       await this.finish(id, { state: 'failed', error: `the parent version is gone: ${(err as Error).message}` });
       return;
     }
-    if (this.cancelBeforeStart.delete(id)) {
+    if (this.closing) return; // stays 'running' in the store: the next start resumes it
+    if (running.cancelRequested) {
       await this.finish(id, { state: 'cancelled' });
       return;
     }
@@ -223,19 +224,25 @@ export class JobService {
     mkdirSync(path.dirname(checkpointFile), { recursive: true });
     const data: JobWorkerData = { spec: job.spec, baseDir: this.datasetsDir, parent, checkpointFile, threads: this.opts.threads };
     const worker = startWorker(import.meta.url, 'job-worker', data as unknown as Record<string, unknown>);
-    const running: Running = { id, worker, cancelRequested: false };
-    this.running = running;
+    running.worker = worker;
     this.opts.logger.info({ job: id, model: job.spec.name, resume: existsSync(checkpointFile) }, 'training job started');
 
     let outcome: JobWorkerMessage | undefined;
     // Messages are handled one at a time, in order: an epoch's record is saved before the next.
     let chain = Promise.resolve();
+    let broken: Error | undefined;
+    // a worker that dies of an uncaught error (out of memory, a failed import) reports it here
+    worker.on('error', (err) => {
+      outcome ??= { type: 'error', code: 'INTERNAL', message: `the training worker failed: ${err.message}` };
+    });
     worker.on('message', (m: JobWorkerMessage) => {
       chain = chain.then(async () => {
         switch (m.type) {
           case 'started':
             if (m.resumedFromEpoch !== undefined) {
-              job = await this.save({ ...job, resumedFromEpoch: m.resumedFromEpoch });
+              // the checkpoint's epochs are the truth: a kill between writing it and reporting its
+              // epoch would otherwise leave that epoch out of the record
+              job = await this.save({ ...job, resumedFromEpoch: m.resumedFromEpoch, epochs: m.history ?? job.epochs });
               this.emit(id, { type: 'state', state: 'running', resumedFromEpoch: m.resumedFromEpoch });
             }
             break;
@@ -254,15 +261,21 @@ export class JobService {
           default:
             outcome = m;
         }
+      }).catch((err: Error) => {
+        // the job store refused a write (disk full, locked): stop the job rather than the server
+        broken ??= err;
+        void worker.terminate();
       });
     });
     const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
     await chain;
     if (this.closing) return; // stopped by close(): the job stays 'running' and resumes on the next start
+    if (broken) throw broken; // pump() records the failure
 
     if (outcome?.type === 'done') {
       try {
-        const v = await registerTrained(this.registry, job.spec, { onnx: outcome.onnx, record: outcome.record, metrics: outcome.record.epochs.at(-1)! }, { trainingJob: id });
+        // a server stopped between registering and recording it resumes here: do not register twice
+        const v = await this.registeredBy(id, job.spec.name) ?? await registerTrained(this.registry, job.spec, { onnx: outcome.onnx, record: outcome.record, metrics: outcome.record.epochs.at(-1)! }, { trainingJob: id });
         await this.finish(id, { state: 'succeeded', result: { model: v.model, version: v.version } });
         this.opts.logger.info({ job: id, model: v.model, version: v.version }, 'training job registered its model');
       } catch (err) {
@@ -274,5 +287,14 @@ export class JobService {
     } else {
       await this.finish(id, { state: 'failed', error: `the training worker stopped unexpectedly (exit code ${code})` });
     }
+  }
+
+  private async registeredBy(id: string, model: string): Promise<{ model: string; version: number } | undefined> {
+    const summary = await this.registry.meta.getModel(model);
+    for (const n of summary?.versions ?? []) {
+      const v = await this.registry.meta.getVersion(model, n);
+      if (v?.metadata['trainingJob'] === id) return v;
+    }
+    return undefined;
   }
 }

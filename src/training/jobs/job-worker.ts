@@ -4,7 +4,8 @@
 // main thread, which owns the registry.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FerryError } from '../../core/errors.js';
-import { readCheckpoint, writeCheckpoint } from '../checkpoint.js';
+import { rmSync } from 'node:fs';
+import { CheckpointError, readCheckpoint, writeCheckpoint } from '../checkpoint.js';
 import { runTraining } from '../run.js';
 import type { TrainSpec } from '../spec.js';
 import type { StepProgress } from '../trainer.js';
@@ -19,7 +20,7 @@ export interface JobWorkerData {
 }
 
 export type JobWorkerMessage =
-  | { type: 'started'; resumedFromEpoch?: number }
+  | { type: 'started'; resumedFromEpoch?: number; history?: EpochMetrics[] }
   | { type: 'progress'; progress: StepProgress }
   | { type: 'epoch'; metrics: EpochMetrics }
   | { type: 'done'; onnx: Uint8Array; record: TrainingRecord }
@@ -37,8 +38,15 @@ port.on('message', (m: { type: string }) => {
 });
 
 try {
-  const resume = readCheckpoint(data.checkpointFile);
-  post({ type: 'started', ...(resume ? { resumedFromEpoch: resume.epoch } : {}) });
+  let resume;
+  try {
+    resume = readCheckpoint(data.checkpointFile);
+  } catch (err) {
+    // a checkpoint cut short by a crash of the machine: the job starts over rather than failing
+    if (!(err instanceof CheckpointError)) throw err;
+    rmSync(data.checkpointFile, { force: true });
+  }
+  post({ type: 'started', ...(resume ? { resumedFromEpoch: resume.epoch, history: [...resume.history] } : {}) });
   let lastProgress = 0;
   const result = await runTraining({
     spec: data.spec, baseDir: data.baseDir, parent: data.parent, resume, intraOpThreads: data.threads,

@@ -255,7 +255,7 @@ export class Sequential extends Module {
       const layer = this.layers[i]!;
       try {
         const next = this.layers[i + 1];
-        if (layer instanceof ReLU && next instanceof MaxPool2d) {
+        if (layer instanceof ReLU && next instanceof MaxPool2d && h.rank === 4) {
           // ReLU then MaxPool equals MaxPool then ReLU (both are monotone), value and gradient alike,
           // and the swapped order runs the ReLU and its gradient on the pooled, k²-times smaller tensor.
           h = layer.forward(next.forward(h, ctx));

@@ -4,18 +4,17 @@ import type { Value } from '../autodiff/tape.js';
 import type { Rng } from '../rng.js';
 
 export class Parameter {
-  data: Float32Array;
+  /** empty until `Module.initialize`: a network can be built and checked before any memory is
+   *  committed to it (a spec may describe more parameters than the training job allows) */
+  data: Float32Array = new Float32Array(0);
+  readonly size: number;
 
   constructor(
     readonly shape: readonly number[],
     /** draws the initial values; called once per training run with the run's seeded generator */
     readonly init: (rng: Rng, size: number) => Float32Array,
   ) {
-    this.data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  }
-
-  get size(): number {
-    return this.data.length;
+    this.size = shape.reduce((a, b) => a * b, 1);
   }
 }
 

@@ -1,7 +1,8 @@
 // Training jobs through the HTTP API on a real server: submit, follow the event stream, read the
 // record, cancel, fine-tune from a registered version, and every kind of bad spec.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../../helpers/server.js';
@@ -117,6 +118,9 @@ describe('training jobs API', () => {
       [mlp({ dataset: { type: 'csv', path: '../../etc/passwd', label: 'x' } }), /dataset\.path .* relative to the server's datasets folder/],
       [mlp({ dataset: { type: 'csv', path: '/etc/passwd', label: 'x' } }), /dataset\.path/],
       [[1, 2], /training spec/],
+      [mlp({ model: [{ type: 'Linear', in: 784, out: 100_000_000 }] }), /100,000,000 parameters|78,400,000,000 parameters|more than a training job takes/],
+      [mlp({ model: [{ type: 'Linear', in: 784, out: 10 }, { type: 'Softmax', axis: 'x' }] }), /model\[1\]\.axis must be an integer/],
+      [mlp({ freeze: ['9.'] }), /freeze: "9\." matches no parameter; parameters are 0\.weight, 0\.bias, 2\.weight, 2\.bias/],
     ];
     const before = ((await get('/api/training-jobs')).body['jobs'] as unknown[]).length;
     for (const [spec, message] of cases) {
@@ -146,6 +150,31 @@ describe('training jobs API', () => {
       assert.equal(done['state'], 'failed');
       assert.match(done['error'] as string, message);
       assert.equal((await get(`/api/models/${spec.name}`)).status, 404, 'no half-written version');
+    }
+  });
+});
+
+describe('training jobs on a server whose data folder is a relative path', () => {
+  it('reads a dataset from <data>/datasets', async () => {
+    const abs = mkdtempSync(path.join(tmpdir(), 'ferry-rel-'));
+    const rel = path.relative(process.cwd(), abs);
+    mkdirSync(path.join(abs, 'datasets'));
+    const rows = ['x,label', ...Array.from({ length: 60 }, (_, i) => `${i / 60},${i % 2}`)];
+    writeFileSync(path.join(abs, 'datasets', 'parity.csv'), rows.join('\n'));
+    const s = await startServer({}, { dataDir: rel });
+    try {
+      const res = await fetch(`${s.url}/api/training-jobs`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'parity', dataset: { type: 'csv', path: 'parity.csv', label: 'label' }, model: [{ type: 'Linear', in: 1, out: 2 }],
+          loss: 'crossEntropy', optimizer: { type: 'sgd', lr: 0.1 }, epochs: 1, batchSize: 8, seed: 0 }),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      const { id } = (await res.json()) as { id: string };
+      const events = await readEvents(`${s.url}/api/training-jobs/${id}/events`);
+      assert.equal(events.at(-1)!.data['state'], 'succeeded', JSON.stringify(events.at(-1)));
+    } finally {
+      await s.close();
+      rmSync(abs, { recursive: true, force: true });
     }
   });
 });
