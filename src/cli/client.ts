@@ -53,6 +53,35 @@ export class FerryClient {
     return this.call('DELETE', path);
   }
 
+  postJson(path: string, body: unknown): Promise<unknown> {
+    return this.call('POST', path, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /** A server-sent event stream, event by event, until the server ends it. */
+  async *events(path: string): AsyncGenerator<{ event: string; data: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(this.urlOf(path), { headers: { accept: 'text/event-stream' } });
+    } catch (err) {
+      throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error).message})`);
+    }
+    if (!res.ok || !res.body) throw new ApiError(res.status, `GET ${path}: HTTP ${res.status}`);
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let cut: number;
+      while ((cut = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        if (block.startsWith(':')) continue; // keep-alive
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        yield { event, data: data === undefined ? undefined : JSON.parse(data) };
+      }
+    }
+  }
+
   putJson(path: string, body: unknown): Promise<unknown> {
     return this.call('PUT', path, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   }

@@ -33,8 +33,9 @@ program.command('train').description('train a model from a recipe (mnist-mlp, mn
   .option('--no-register', 'do not register the result')
   .option('--data <dir>', 'data folder to register in (env FERRY_DATA)')
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
+  .option('--server', 'run it as a training job on the server at --url instead of here')
   .option('--json', 'print one JSON line with the final metrics and the registered version last')
-  .action(async (target: string, flags: TrainFlags) => (await import('./train.js')).trainCommand(target, flags));
+  .action(async (target: string, flags: TrainFlags) => (await import('./train.js')).trainCommand(target, flags, program.opts<{ url: string }>().url));
 
 modelCommands(program, () => new FerryClient(program.opts<{ url: string }>().url));
 

@@ -7,6 +7,9 @@ import { FerryError } from '../core/errors.js';
 import { openRegistry } from '../ferry.js';
 import { checkModelName } from '../registry/names.js';
 import { registerTrained, resolveParent, resolveSpec, runTraining, specBaseDir, type Parent } from '../training/run.js';
+import type { JobEvent, JobRecord } from '../training/jobs/job.js';
+import type { TrainSpec } from '../training/spec.js';
+import { FerryClient } from './client.js';
 import { ProgressBar } from './progress.js';
 
 export interface TrainFlags {
@@ -21,6 +24,7 @@ export interface TrainFlags {
   config?: string;
   out?: string;
   register?: boolean;
+  server?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -30,7 +34,7 @@ function int(flag: string, v: string | undefined, min: number): number | undefin
   return n;
 }
 
-export async function trainCommand(target: string, flags: TrainFlags): Promise<void> {
+export async function trainCommand(target: string, flags: TrainFlags, url: string): Promise<void> {
   const overrides = {
     epochs: int('--epochs', flags.epochs, 1), batchSize: int('--batch-size', flags.batchSize, 1), seed: int('--seed', flags.seed, 0),
     name: flags.name, from: flags.from,
@@ -51,6 +55,7 @@ export async function trainCommand(target: string, flags: TrainFlags): Promise<v
     spec = resolveSpec(target, overrides);
   }
   checkModelName(spec.name); // before training, not after
+  if (flags.server) return trainOnServer(spec, flags, url);
   const register = flags.register !== false;
   const config = loadConfig({ file: flags.config, env: process.env, flags: { data: flags.data } });
   const registry = register || spec.from ? openRegistry(config) : undefined;
@@ -80,5 +85,46 @@ export async function trainCommand(target: string, flags: TrainFlags): Promise<v
     }
   } finally {
     await registry?.meta.close();
+  }
+}
+
+/** --server: the spec runs as a training job on the server at --url (it registers the result there,
+ *  and the job survives this command); progress is read from the job's event stream. Ctrl-C cancels. */
+async function trainOnServer(spec: TrainSpec, flags: TrainFlags, url: string): Promise<void> {
+  const client = new FerryClient(url);
+  const started = performance.now();
+  const job = (await client.postJson('/api/training-jobs', spec)) as JobRecord;
+  process.stderr.write(`training job ${job.id} on ${url}\n`);
+  const cancel = () => {
+    process.stderr.write('\ncancelling the job…\n');
+    client.delete(`/api/training-jobs/${job.id}`).catch(() => {});
+  };
+  process.once('SIGINT', cancel);
+  const bar = new ProgressBar();
+  let done: Extract<JobEvent, { type: 'done' }> | undefined;
+  try {
+    for await (const e of client.events(`/api/training-jobs/${job.id}/events`)) {
+      const ev = e.data as JobEvent;
+      if (ev.type === 'progress') bar.step(ev.progress);
+      else if (ev.type === 'epoch') bar.epoch(ev.metrics, spec.epochs);
+      else if (ev.type === 'interrupted') throw new FerryError('UNAVAILABLE', `${ev.message}; follow it with GET /api/training-jobs/${job.id}`);
+      else if (ev.type === 'done') done = ev;
+    }
+  } finally {
+    process.off('SIGINT', cancel);
+  }
+  if (!done) throw new FerryError('UNAVAILABLE', `the event stream of job ${job.id} ended early; GET /api/training-jobs/${job.id} shows where it is`);
+  if (done.state !== 'succeeded') throw new FerryError(done.state === 'cancelled' ? 'CANCELLED' : 'INVALID_ARGUMENT', `training job ${job.id} ${done.state}${done.error ? `: ${done.error}` : ''}`);
+  const final = (await client.get(`/api/training-jobs/${job.id}`)) as JobRecord;
+  const m = final.epochs.at(-1)!;
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`registered ${done.result!.model} version ${done.result!.version} on ${url}: ${m.testAccuracy !== undefined ? `test accuracy ${m.testAccuracy.toFixed(4)}, ` : ''}test loss ${m.testLoss.toFixed(4)}, ${seconds.toFixed(1)} s\n`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({
+      model: done.result!.model, version: done.result!.version, job: job.id,
+      metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy },
+      epochs: final.epochs.length, seconds: Number(seconds.toFixed(3)),
+      trainSeconds: Number(final.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
+    })}\n`);
   }
 }

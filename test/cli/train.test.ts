@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openRegistry } from '../../src/ferry.js';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { startServer } from '../helpers/server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'ferry.js');
@@ -86,6 +87,25 @@ describe('ferry train', () => {
     assert.deepEqual([last.model, last.version], ['halfplane', null]);
     assert.ok(last.metrics.testAccuracy >= 0.9, `accuracy ${last.metrics.testAccuracy}`);
     assert.ok(existsSync(path.join(dir, 'm.onnx')));
+  });
+
+  it('--server runs the spec as a job on a running server, with the same progress and JSON line', async () => {
+    const server = await startServer();
+    try {
+      const r = await ferry(['--url', server.url, 'train', 'mnist-mlp', '--server', '--epochs', '1', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^training job [0-9a-f-]{36} on http/m);
+      assert.match(r.stderr, /^epoch 1\/1 {2}loss /m);
+      const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      assert.deepEqual([last.model, last.version, last.epochs], ['mnist-mlp', 1, 1]);
+      const v = await (await fetch(`${server.url}/api/models/mnist-mlp/versions/1`)).json() as { metadata: { trainingJob: string } };
+      assert.equal(v.metadata.trainingJob, last.job, 'the server registered it');
+      const bad = await ferry(['--url', server.url, 'train', 'mnist-mlp', '--server', '--name', 'a/b']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /model name/i);
+    } finally {
+      await server.close();
+    }
   });
 
   it('refuses a bad spec before training, naming the problem, and registers nothing', async () => {
