@@ -8,12 +8,10 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { mlpModel, mlpParams, mlpReference, slowModel } from '../fixtures/models.js';
+import { BIN, envWith, ferry, freePort, ROOT } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'ferry.js');
 const BUILTINS = ['mnist-cnn', 'mnist-mlp', 'paddleocr-cls', 'paddleocr-det', 'paddleocr-rec', 'silero-vad'];
 
 const temps: string[] = [];
@@ -22,34 +20,6 @@ function tempDir(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'ferry-cli-'));
   temps.push(d);
   return d;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-/** The test runner's environment without any FERRY_* variable, plus `extra`. */
-function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_')));
-  return { ...env, ...extra };
-}
-
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-/** Runs one client command to completion. */
-function ferry(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: envWith(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** A `ferry serve` child process with its stdout collected line by line. */
@@ -215,7 +185,7 @@ describe('ferry CLI', () => {
 
   it('refuses a bad configuration with a message naming the key', async () => {
     const data = tempDir();
-    const badEnv = await ferry(['serve', '--data', data], { FERRY_PORT: 'abc' });
+    const badEnv = await ferry(['serve', '--data', data], { env: { FERRY_PORT: 'abc' } });
     assert.equal(badEnv.code, 2);
     assert.match(badEnv.stderr, /FERRY_PORT/);
     assert.match(badEnv.stderr, /"port" must be an integer/);
@@ -237,7 +207,7 @@ describe('ferry CLI', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as AddressInfo;
     try {
-      const r = await ferry(['serve', '--port', String(port), '--data', tempDir()], { FERRY_BUILTIN_MODELS: 'false' });
+      const r = await ferry(['serve', '--port', String(port), '--data', tempDir()], { env: { FERRY_BUILTIN_MODELS: 'false' } });
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`^ferry: cannot listen on 127\\.0\\.0\\.1:${port}: another process is using that port`));
     } finally {
@@ -257,12 +227,12 @@ describe('ferry CLI', () => {
     const server = Served.spawn(url, ['--port', String(port), '--data', tempDir()], { FERRY_BUILTIN_MODELS: 'false' });
     await server.ready();
     const run = async (...args: string[]) => {
-      const r = await ferry(args, { FERRY_URL: url });
+      const r = await ferry(args, { env: { FERRY_URL: url } });
       assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
       return r.stdout.trim();
     };
     const fails = async (...args: string[]) => {
-      const r = await ferry(args, { FERRY_URL: url });
+      const r = await ferry(args, { env: { FERRY_URL: url } });
       assert.equal(r.code, 1, `ferry ${args.join(' ')} should fail: ${r.stdout}`);
       return r.stderr.trim();
     };
@@ -315,7 +285,7 @@ describe('ferry CLI', () => {
     assert.match(byFlag.stderr, new RegExp(`cannot reach Ferry at ${url.replace(/\./g, '\\.')}.*ECONNREFUSED.*is \`ferry serve\` running`));
     const file = path.join(tempDir(), 'm.onnx');
     writeFileSync(file, mlpModel({ inputs: 2, hidden: 2, outputs: 2 }));
-    const byEnv = await ferry(['models', 'push', file], { FERRY_URL: url });
+    const byEnv = await ferry(['models', 'push', file], { env: { FERRY_URL: url } });
     assert.equal(byEnv.code, 1);
     assert.match(byEnv.stderr, new RegExp(`cannot reach Ferry at ${url.replace(/\./g, '\\.')}`));
     const notUrl = await ferry(['--url', 'localhost-8080', 'models', 'ls']);

@@ -1,36 +1,21 @@
 // `ferry train` as a user runs it: a recipe or a spec file, overrides, progress on stderr, the
 // registered version, and a last JSON line with --json; bad specs fail before any training.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openRegistry } from '../../src/ferry.js';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { ferry, ROOT } from '../helpers/cli.js';
 import { startServer } from '../helpers/server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'ferry.js');
 const temps: string[] = [];
 const temp = () => {
   const d = mkdtempSync(path.join(tmpdir(), 'ferry-train-cli-'));
   temps.push(d);
   return d;
 };
-
-function ferry(args: string[], cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_')));
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('ferry train', () => {
   before(() => assert.ok(existsSync(path.join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ is missing: npm test builds it'));
@@ -81,7 +66,7 @@ describe('ferry train', () => {
       model: [{ type: 'Linear', in: 2, out: 8 }, { type: 'Tanh' }, { type: 'Linear', in: 8, out: 2 }],
       loss: 'crossEntropy', optimizer: { type: 'sgd', lr: 0.5, momentum: 0.9 }, epochs: 20, batchSize: 16, seed: 1,
     }));
-    const r = await ferry(['train', path.join(dir, 'spec.json'), '--name', 'halfplane', '--no-register', '--out', path.join(dir, 'm.onnx'), '--json'], tmpdir());
+    const r = await ferry(['train', path.join(dir, 'spec.json'), '--name', 'halfplane', '--no-register', '--out', path.join(dir, 'm.onnx'), '--json'], { cwd: tmpdir() });
     assert.equal(r.code, 0, r.stderr);
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     assert.deepEqual([last.model, last.version], ['halfplane', null]);

@@ -4,18 +4,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { EpochMetrics } from '../../../src/training/record.js';
 import { runTraining } from '../../../src/training/run.js';
 import { parseSpec } from '../../../src/training/spec.js';
+import { BIN, envWith, freePort, ROOT } from '../../helpers/cli.js';
 import { readEvents } from './sse.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'ferry.js');
 
 const SPEC = {
   name: 'resumed', dataset: { type: 'mnist', train: 4000, test: 1000 },
@@ -23,16 +20,8 @@ const SPEC = {
   loss: 'crossEntropy', optimizer: { type: 'adamw', lr: 0.002 }, schedule: { type: 'cosine' }, epochs: 8, batchSize: 32, seed: 11,
 };
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 function serve(port: number, data: string): { child: ChildProcess; ready: Promise<void> } {
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_'))), FERRY_BUILTIN_MODELS: 'false' };
+  const env = envWith({ FERRY_BUILTIN_MODELS: 'false' });
   const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', data, '--log-level', 'info'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const ready = new Promise<void>((resolve, reject) => {
     let out = '';
