@@ -16,7 +16,8 @@ export type LayerSpec =
   | { type: 'Dropout'; p?: number }
   | { type: 'Embedding'; num: number; dim: number }
   | { type: 'LayerNorm'; dim: number; eps?: number }
-  | { type: 'Sequential'; layers: LayerSpec[] };
+  | { type: 'Sequential'; layers: LayerSpec[] }
+  | { type: 'TransformerEncoder'; vocab: number; maxLength: number; dim: number; heads: number; layers: number; ffn?: number; dropout?: number; padId?: number };
 
 export interface TrainSpec {
   /** the model name the result is registered under */
@@ -53,6 +54,7 @@ export const LAYER_FIELDS: Readonly<Record<LayerSpec['type'], { required: string
   Embedding: { required: ['num', 'dim'], optional: [] },
   LayerNorm: { required: ['dim'], optional: ['eps'] },
   Sequential: { required: ['layers'], optional: [] },
+  TransformerEncoder: { required: ['vocab', 'maxLength', 'dim', 'heads', 'layers'], optional: ['ffn', 'dropout', 'padId'] },
 };
 
 const TOP_FIELDS = ['name', 'description', 'dataset', 'input', 'model', 'loss', 'optimizer', 'schedule', 'epochs', 'batchSize', 'seed', 'from', 'freeze'];
@@ -147,7 +149,11 @@ function checkLayers(v: unknown, path: string): void {
     if (!fields) throw bad(`${p}.type`, `${JSON.stringify(layer['type'])} is not a known layer; known layers: ${Object.keys(LAYER_FIELDS).join(', ')}`);
     onlyKeys(layer, ['type', ...fields.required, ...fields.optional], `${p} (${type})`);
     for (const f of fields.required) if (layer[f] === undefined) throw bad(`${p}.${f}`, `is required for ${type}`);
-    for (const f of ['in', 'out', 'num', 'dim']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    for (const f of ['in', 'out', 'num', 'dim', 'vocab', 'maxLength', 'heads', 'ffn']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    if (type === 'TransformerEncoder' && Array.isArray(layer['layers'])) throw bad(`${p}.layers`, 'is the number of blocks for a TransformerEncoder, e.g. 2');
+    if (type === 'TransformerEncoder') posInt(layer['layers'], `${p}.layers`);
+    if (layer['padId'] !== undefined && !(Number.isInteger(layer['padId']) && (layer['padId'] as number) >= 0)) throw bad(`${p}.padId`, 'must be an integer ≥ 0');
+    if (layer['dropout'] !== undefined && !(typeof layer['dropout'] === 'number' && layer['dropout'] >= 0 && layer['dropout'] < 1)) throw bad(`${p}.dropout`, 'must be a rate in [0, 1)');
     if (layer['bias'] !== undefined && typeof layer['bias'] !== 'boolean') throw bad(`${p}.bias`, `must be true or false, got ${JSON.stringify(layer['bias'])}`);
     if (layer['kernel'] !== undefined) intOrPair(layer['kernel'], `${p}.kernel`, 1);
     if (layer['stride'] !== undefined) intOrPair(layer['stride'], `${p}.stride`, 1);

@@ -54,6 +54,8 @@ export const unsqueeze = (a: Value, axes: readonly number[]): Value => one('Unsq
 export const cast = (a: Value, to: 'FP32' | 'INT64' | 'BOOL'): Value => one('Cast', [a], { to });
 export const greater = (a: Value, b: Value): Value => one('Greater', [a, b]);
 export const equal = (a: Value, b: Value): Value => one('Equal', [a, b]);
+export const not = (a: Value): Value => one('Not', [a]);
+export const cumsum = (a: Value, axis: number): Value => one('CumSum', [a, a.tape.constant([axis], [], 'INT64')]);
 export const where = (c: Value, a: Value, b: Value): Value => one('Where', [c, a, b]);
 export const argmax = (a: Value, axis = -1): Value => one('ArgMax', [a], { axis, keepdims: 0 });
 /** zeros with the run-time shape of `like` */

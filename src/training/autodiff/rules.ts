@@ -343,6 +343,8 @@ export const RULES: Readonly<Record<string, OpRule>> = {
   Shape: { infer: (x) => [{ shape: [x[0]!.rank], dtype: 'INT64' }] },
   Size: { infer: () => [{ shape: [], dtype: 'INT64' }] },
   ConstantOfShape: { infer: (x, _a, tape) => [{ shape: measuredShape(tape, x[0]!), dtype: 'FP32' }] },
+  Not: { infer: same },
+  CumSum: { infer: (x) => [{ shape: x[0]!.shape, dtype: x[0]!.dtype }] },
   Greater: { infer: (x) => [{ ...broadcast(x)[0]!, dtype: 'BOOL' }] },
   Equal: { infer: (x) => [{ ...broadcast(x)[0]!, dtype: 'BOOL' }] },
   Where: {

@@ -4,6 +4,7 @@ import {
   AvgPool2d, Conv2d, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 } from './layers.js';
 import type { Module } from './module.js';
+import { TransformerEncoder } from './transformer.js';
 
 export function buildModule(spec: LayerSpec): Module {
   switch (spec.type) {
@@ -21,6 +22,7 @@ export function buildModule(spec: LayerSpec): Module {
     case 'Embedding': return new Embedding(spec.num, spec.dim);
     case 'LayerNorm': return new LayerNorm(spec.dim, spec.eps ?? 1e-5);
     case 'Sequential': return buildNetwork(spec.layers);
+    case 'TransformerEncoder': return new TransformerEncoder(spec);
   }
 }
 
