@@ -20,7 +20,7 @@ export class ProgressBar {
 
   epoch(m: EpochMetrics, epochs: number): void {
     if (this.live) this.out.write('\r\x1b[2K');
-    const acc = m.testAccuracy !== undefined ? `  test acc ${m.testAccuracy.toFixed(4)}` : '';
+    const acc = (m.testAccuracy !== undefined ? `  test acc ${m.testAccuracy.toFixed(4)}` : '') + (m.testF1 !== undefined ? `  F1 ${m.testF1.toFixed(4)}` : '');
     const trainAcc = m.trainAccuracy !== undefined ? `  acc ${m.trainAccuracy.toFixed(4)}` : '';
     this.out.write(`epoch ${m.epoch}/${epochs}  loss ${m.trainLoss.toFixed(4)}${trainAcc}  test loss ${m.testLoss.toFixed(4)}${acc}  ${fmtRate(m.samplesPerSec)} samples/s  ${m.seconds.toFixed(2)} s\n`);
   }

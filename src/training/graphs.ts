@@ -145,6 +145,8 @@ export function buildEvalGraph(n: NetworkShape): Uint8Array {
   const outputs: Record<string, Value> = { loss: lossValue(n.loss, out, target) };
   const correct = correctCount(n.loss, out, target);
   if (correct) outputs['correct'] = correct;
+  // class predictions for per-class metrics (F1 of a two-class model)
+  if (n.loss === 'crossEntropy') outputs['predicted'] = F.argmax(out, -1);
   return emitModel(r.tape, { outputs, graphName: 'evaluate' });
 }
 

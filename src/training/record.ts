@@ -9,6 +9,8 @@ export interface EpochMetrics {
   readonly trainAccuracy?: number;
   readonly testLoss: number;
   readonly testAccuracy?: number;
+  /** F1 of the second class (e.g. 'spam'), for two-class models */
+  readonly testF1?: number;
   readonly learningRate: number;
   readonly seconds: number;
   readonly samplesPerSec: number;

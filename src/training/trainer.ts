@@ -313,6 +313,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
         ...(graph.hasCorrect ? { trainAccuracy: correct / (seen * outputsPerExample(shape)) } : {}),
         testLoss: test.loss,
         ...(test.accuracy !== undefined ? { testAccuracy: test.accuracy } : {}),
+        ...(test.f1 !== undefined ? { testF1: test.f1 } : {}),
         learningRate: lr,
         seconds: trainSecs,
         samplesPerSec: seen / trainSecs,
@@ -414,11 +415,13 @@ function dropoutMask(rng: Rng, shape: readonly number[], p: number, batch: numbe
 }
 
 async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: readonly [string, { shape: readonly number[] }][],
-  params: ReadonlyMap<string, Float32Array>, featureSize: number): Promise<{ loss: number; accuracy?: number }> {
+  params: ReadonlyMap<string, Float32Array>, featureSize: number): Promise<{ loss: number; accuracy?: number; f1?: number }> {
   let loss = 0;
   let correct = 0;
   let hasCorrect = false;
   const test: Examples = d.test;
+  // confusion counts for the second class ("positive", e.g. spam) of a two-class model
+  let [tp, fp, fn] = [0, 0, 0];
   for (const b of batches(test, featureSize, EVAL_BATCH, null)) {
     const feeds: NamedTensors = { input: inputTensor(n, b.x, b.size), target: targetTensor(n, b.y, b.size, d) };
     for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
@@ -428,6 +431,21 @@ async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: re
       hasCorrect = true;
       correct += (out['correct'].data as Float32Array)[0]!;
     }
+    const predicted = out['predicted']?.data as BigInt64Array | undefined;
+    if (predicted) {
+      for (let i = 0; i < b.size; i++) {
+        const p = predicted[i] === 1n;
+        const t = b.y[i] === 1;
+        if (p && t) tp++;
+        else if (p) fp++;
+        else if (t) fn++;
+      }
+    }
   }
-  return { loss: loss / test.n, ...(hasCorrect ? { accuracy: correct / (test.n * outputsPerExample(n)) } : {}) };
+  const twoClass = d.classes?.length === 2 && n.loss === 'crossEntropy';
+  return {
+    loss: loss / test.n,
+    ...(hasCorrect ? { accuracy: correct / (test.n * outputsPerExample(n)) } : {}),
+    ...(twoClass ? { f1: tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn) } : {}),
+  };
 }

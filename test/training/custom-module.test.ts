@@ -36,7 +36,16 @@ describe('networks written as TypeScript modules', () => {
     await session.release();
     const probs = out['probabilities']!.data as Float32Array;
     let right = 0;
-    for (let i = 0; i < dataset.test.n; i++) if ((probs[2 * i + 1]! > probs[2 * i]! ? 1 : 0) === dataset.test.y[i]) right++;
+    let [tp, fp, fn] = [0, 0, 0];
+    for (let i = 0; i < dataset.test.n; i++) {
+      const p = probs[2 * i + 1]! > probs[2 * i]! ? 1 : 0;
+      const t = dataset.test.y[i]!;
+      if (p === t) right++;
+      if (p === 1 && t === 1) tp++;
+      else if (p === 1) fp++;
+      else if (t === 1) fn++;
+    }
     assert.equal(right / dataset.test.n, result.metrics.testAccuracy, 'the exported model predicts what training measured');
+    assert.equal(result.metrics.testF1, (2 * tp) / (2 * tp + fp + fn), 'F1 of the second class, as training reported it');
   });
 });
