@@ -78,7 +78,7 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({
         model: version?.model ?? spec.name, version: version?.version ?? null,
-        metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy },
+        metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1 },
         epochs: result.record.epochs.length, seconds: Number(seconds.toFixed(3)),
         trainSeconds: Number(result.record.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
       })}\n`);
@@ -122,7 +122,7 @@ async function trainOnServer(spec: TrainSpec, flags: TrainFlags, url: string): P
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({
       model: done.result!.model, version: done.result!.version, job: job.id,
-      metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy },
+      metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1 },
       epochs: final.epochs.length, seconds: Number(seconds.toFixed(3)),
       trainSeconds: Number(final.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
     })}\n`);

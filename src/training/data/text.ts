@@ -1,0 +1,18 @@
+// Text datasets for the training engine: the texts, a WordPiece tokenizer trained on the training
+// split only (so nothing of the test set leaks into the vocabulary), and fixed-length id rows.
+import { invalid } from '../../core/errors.js';
+import { loadSpamAssassin } from '../../text/spam-assassin.js';
+import { tokenizeSplit } from '../../text/text-dataset.js';
+import { TextTokenizer } from '../../text/tokenizer.js';
+import { trainWordPiece } from '../../text/tokenizer-trainer.js';
+import type { Dataset, DatasetSpec } from './dataset.js';
+
+export async function loadSpamText(spec: Extract<DatasetSpec, { type: 'spam-assassin' }>): Promise<Dataset> {
+  const maxLength = spec.maxLength ?? 128;
+  const vocabSize = spec.vocabSize ?? 8000;
+  if (!Number.isInteger(vocabSize) || vocabSize < 100) throw invalid(`spam-assassin dataset: vocabSize must be an integer ≥ 100, got ${vocabSize}`);
+  const split = await loadSpamAssassin({ splitSeed: spec.splitSeed, testFraction: spec.testFraction });
+  const files = trainWordPiece(split.train.texts, { vocabSize, modelMaxLength: maxLength });
+  const tokenizer = TextTokenizer.fromFiles(files.tokenizerJson, files.tokenizerConfig);
+  return { ...tokenizeSplit(split, tokenizer, maxLength), tokenizer: files };
+}
