@@ -30,6 +30,7 @@ program.command('train').description('train a model from a recipe (mnist-mlp, mn
   .option('--from <model[:version]>', 'fine-tune: start from a registered version\'s weights')
   .option('--threads <n>', 'onnxruntime threads (default: every core)')
   .option('--out <file.onnx>', 'also write the trained model to a file')
+  .option('--hf-dir <dir>', 'also write a text classifier as a Hugging Face model folder (transformers.js, Optimum)')
   .option('--no-register', 'do not register the result')
   .option('--data <dir>', 'data folder to register in (env FERRY_DATA)')
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')

@@ -10,6 +10,7 @@ import { registerTrained, resolveParent, resolveSpec, runTraining, specBaseDir, 
 import type { JobEvent, JobRecord } from '../training/jobs/job.js';
 import type { TrainSpec } from '../training/spec.js';
 import { FerryClient } from './client.js';
+import { writeHfClassifier } from '../text/hf-export.js';
 import { ProgressBar } from './progress.js';
 
 export interface TrainFlags {
@@ -23,6 +24,7 @@ export interface TrainFlags {
   data?: string;
   config?: string;
   out?: string;
+  hfDir?: string;
   register?: boolean;
   server?: boolean;
 }
@@ -71,6 +73,11 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
     });
     const seconds = (performance.now() - started) / 1000;
     if (flags.out) writeFileSync(flags.out, result.onnx);
+    if (flags.hfDir) {
+      if (!result.tokenizer || !result.record.classes) throw new FerryError('INVALID_ARGUMENT', '--hf-dir exports text classifiers (a text dataset with a tokenizer); this model is not one');
+      writeHfClassifier(flags.hfDir, { onnx: result.onnx, classes: result.record.classes, tokenizer: result.tokenizer, record: result.record });
+      process.stderr.write(`wrote a Hugging Face model folder to ${flags.hfDir}\n`);
+    }
     const version = register ? await registerTrained(registry!, spec, result) : undefined;
     const m = result.metrics;
     const where = version ? `registered ${version.model} version ${version.version}` : flags.out ? `wrote ${flags.out}` : 'not registered (--no-register)';

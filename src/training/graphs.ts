@@ -91,14 +91,15 @@ class Recorder implements ForwardContext {
   }
 }
 
-function record(n: NetworkShape, training: boolean) {
+function record(n: NetworkShape, training: boolean, variable = false) {
   const names = new Map(n.net.namedParameters().map(([name, p]) => [p, name] as const));
   const r = new Recorder(names, training);
-  return { r, ...forward(n, r) };
+  return { r, ...forward(n, r, variable) };
 }
 
-function forward(n: NetworkShape, r: Recorder) {
-  const x = r.tape.input('input', [-1, ...n.inputShape], n.inputType);
+/** `variable`: the sequence dimension is known only at run time (an exported text model). */
+function forward(n: NetworkShape, r: Recorder, variable = false) {
+  const x = r.tape.input('input', [-1, ...n.inputShape.map((d) => (variable ? -1 : d))], n.inputType);
   const out = n.net.forward(x, r);
   const target = targetKind(n.loss) === 'classes'
     ? r.tape.input('target', [-1], 'INT64')
@@ -152,7 +153,7 @@ export function buildEvalGraph(n: NetworkShape): Uint8Array {
 
 /** The model to serve: forward only, trained weights baked in, no training nodes. */
 export function buildInferenceModel(n: NetworkShape, params: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): Uint8Array {
-  const { r, out } = record(n, false);
+  const { r, out } = record(n, false, n.net.variableLength);
   const bake = new Map<Value, Float32Array>();
   for (const [p, v] of r.params) bake.set(v, params.get(r.names.get(p)!)!);
   return emitModel(r.tape, { outputs: servingOutputs(n.loss, out), bake, metadata, graphName: 'inference' });

@@ -64,6 +64,8 @@ export interface TrainResult {
   readonly onnx: Uint8Array;
   readonly record: TrainingRecord;
   readonly metrics: EpochMetrics;
+  /** a text dataset's tokenizer files, which serving and export need beside the model */
+  readonly tokenizer?: Dataset['tokenizer'];
 }
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
@@ -337,8 +339,10 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const onnx = buildInferenceModel(shape, params, {
     'ferry.training': JSON.stringify(record),
     ...(run.classes ? { 'ferry.classes': JSON.stringify(run.classes) } : {}),
+    // the model file carries its tokenizer, so it can be served or exported on its own
+    ...(dataset.tokenizer ? { 'ferry.tokenizer': JSON.stringify(dataset.tokenizer) } : {}),
   });
-  return { onnx, record, metrics: history.at(-1)! };
+  return { onnx, record, metrics: history.at(-1)!, ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}) };
 }
 
 function outputsPerExample(n: NetworkShape): number {

@@ -12,7 +12,8 @@ export async function loadSpamText(spec: Extract<DatasetSpec, { type: 'spam-assa
   const vocabSize = spec.vocabSize ?? 8000;
   if (!Number.isInteger(vocabSize) || vocabSize < 100) throw invalid(`spam-assassin dataset: vocabSize must be an integer ≥ 100, got ${vocabSize}`);
   const split = await loadSpamAssassin({ splitSeed: spec.splitSeed, testFraction: spec.testFraction });
-  const files = trainWordPiece(split.train.texts, { vocabSize, modelMaxLength: maxLength });
+  // rare characters (the corpus has ~2,000 distinct ones) become [UNK] rather than crowd out words
+  const files = trainWordPiece(split.train.texts, { vocabSize, modelMaxLength: maxLength, limitAlphabet: Math.min(1000, Math.floor(vocabSize / 4)) });
   const tokenizer = TextTokenizer.fromFiles(files.tokenizerJson, files.tokenizerConfig);
   return { ...tokenizeSplit(split, tokenizer, maxLength), tokenizer: files };
 }

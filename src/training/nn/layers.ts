@@ -249,6 +249,9 @@ export class Sequential extends Module {
   override get idTableSize(): number | undefined {
     return this.layers[0]?.idTableSize;
   }
+  override get variableLength(): boolean {
+    return this.layers[0]?.variableLength ?? false;
+  }
   forward(x: Value, ctx: ForwardContext): Value {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {

@@ -41,6 +41,12 @@ export abstract class Module {
     return 'FP32';
   }
 
+  /** true for a network that takes sequences of any length up to the one it trained on (a
+   *  transformer over token ids): its exported model then has a run-time sequence dimension */
+  get variableLength(): boolean {
+    return false;
+  }
+
   /** the size of the id table, for a module whose input is ids; checked against the data first */
   get idTableSize(): number | undefined {
     return undefined;

@@ -144,6 +144,10 @@ export class TransformerEncoder extends Module {
     return this.o.vocab;
   }
 
+  override get variableLength(): boolean {
+    return true;
+  }
+
   override describe(): string {
     return `TransformerEncoder ${this.o.layers}×(${this.o.dim}, ${this.o.heads} heads)`;
   }
