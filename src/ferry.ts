@@ -18,6 +18,7 @@ import type { Runtime } from './runtimes/runtime.js';
 import { ModelPool } from './scheduler/model-pool.js';
 import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
 import { buildServer } from './server/app.js';
+import { TextTaskRuntime as textModelsRuntime } from './tasks/text-runtime.js';
 import { JobService } from './training/jobs/job-service.js';
 import { SqliteJobStore } from './training/jobs/sqlite-job-store.js';
 import { FERRY_VERSION } from './version.js';
@@ -32,13 +33,16 @@ export interface FerryOptions {
 
 /** The registry on a data folder: SQLite metadata and a folder of artifacts. `ferry serve` and
  *  `ferry train` (which registers what it trained) open the same one. */
+/** Models whose files say they are text models take strings (src/tasks/text-runtime.ts). */
+const textModels = (inner: Runtime): Runtime => new textModelsRuntime(inner);
+
 export function openRegistry(config: FerryConfig, checkRuntime?: Runtime): Registry {
   mkdirSync(config.data, { recursive: true });
   const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
   const artifacts = new FsArtifactStore(path.join(config.data, 'artifacts'));
   // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
   // hostile model can take seconds, and the event loop must keep answering meanwhile.
-  const runtime = checkRuntime ?? new OnnxRuntime({ isolation: 'worker' });
+  const runtime = checkRuntime ?? textModels(new OnnxRuntime({ isolation: 'worker' }));
   return new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults: config.batching });
 }
 
@@ -60,11 +64,11 @@ export class Ferry {
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
     const registry = openRegistry(config, opts.runtime);
-    const runtime = opts.runtime ?? new OnnxRuntime({
+    const runtime = opts.runtime ?? textModels(new OnnxRuntime({
       isolation: config.runtimeIsolation,
       workerThresholdMs: config.workerThresholdMs,
       onMove: (to, file) => logger.info({ artifact: path.relative(config.data, file), to }, to === 'inline' ? 'model runs are short: moved to the main thread' : 'model runs are long: moved to a worker thread'),
-    });
+    }));
     const defaults = config.batching;
     const monitor = new Monitor();
     const pool = new ModelPool(registry, runtime, monitor, clock, {

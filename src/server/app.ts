@@ -12,6 +12,7 @@ import type { Registry } from '../registry/registry.js';
 import type { ModelPool } from '../scheduler/model-pool.js';
 import type { Authorizer, Scope } from '../security/authorizer.js';
 import { adminRoutes } from './admin/routes.js';
+import { openaiRoutes } from './openai/routes.js';
 import { kserveV2Routes } from './kserve-v2/routes.js';
 import { opsRoutes } from './ops-routes.js';
 
@@ -107,6 +108,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.register(kserveV2Routes, { prefix: '/v2', deps });
   app.register(adminRoutes, { prefix: '/api', deps });
+  app.register(openaiRoutes, { prefix: '/v1', deps });
   app.register(opsRoutes, { deps });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; the V2 API is under /v2, the admin API under /api` }));

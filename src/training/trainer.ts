@@ -339,8 +339,14 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const onnx = buildInferenceModel(shape, params, {
     'ferry.training': JSON.stringify(record),
     ...(run.classes ? { 'ferry.classes': JSON.stringify(run.classes) } : {}),
-    // the model file carries its tokenizer, so it can be served or exported on its own
+    // the model file carries its tokenizer, so it can be served or exported on its own, and a
+    // classifier says so: Ferry then serves it from strings (src/tasks/text-runtime.ts), cutting
+    // long texts the way training did
     ...(dataset.tokenizer ? { 'ferry.tokenizer': JSON.stringify(dataset.tokenizer) } : {}),
+    ...(dataset.tokenizer && spec.loss === 'crossEntropy' ? {
+      'ferry.task': 'text-classification',
+      'ferry.text': JSON.stringify({ truncation: true, maxLength: shape.inputShape[0] }),
+    } : {}),
   });
   return { onnx, record, metrics: history.at(-1)!, ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}) };
 }

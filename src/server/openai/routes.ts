@@ -1,0 +1,80 @@
+// OpenAI-style endpoints under /v1: `POST /v1/classifications` for text classifiers (in the shape of
+// /v1/embeddings: `model` and `input`, a string or a list of strings) and `GET /v1/models`.
+// Requests go through the same registry, pool and batcher as V2 inference.
+import type { FastifyInstance } from 'fastify';
+import { FerryError } from '../../core/errors.js';
+import { Cancellation } from '../../core/cancel.js';
+import type { ServerDeps } from '../app.js';
+
+interface ClassificationBody {
+  model?: unknown;
+  input?: unknown;
+}
+
+const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** OpenAI's error envelope, which its clients parse. */
+const envelope = (e: FerryError) => ({ error: { message: e.message, type: e.code === 'NOT_FOUND' ? 'not_found_error' : 'invalid_request_error', code: e.code.toLowerCase() } });
+
+/** "name" or "name:version" / "name:alias" */
+function modelRef(model: unknown): [string, string | undefined] {
+  if (typeof model !== 'string' || model === '') throw bad('"model" must name a model, e.g. "spam-transformer" or "spam-transformer:2"');
+  const at = model.lastIndexOf(':');
+  return at > 0 ? [model.slice(0, at), model.slice(at + 1)] : [model, undefined];
+}
+
+function inputTexts(input: unknown): string[] {
+  const texts = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) {
+    throw bad('"input" must be a string or a non-empty list of strings');
+  }
+  return texts as string[];
+}
+
+export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: ServerDeps }): Promise<void> {
+  const { registry, pool, monitor } = deps;
+  const { sendError } = await import('../app.js');
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, envelope));
+
+  app.get('/models', { config: { scope: 'read' } }, async () => {
+    const models = await registry.list();
+    return { object: 'list', data: models.map((m) => ({ id: m.name, object: 'model', created: Math.floor(Date.parse(m.createdAt) / 1000), owned_by: 'ferry' })) };
+  });
+
+  app.post('/classifications', { config: { scope: 'infer' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as ClassificationBody;
+    if (typeof body !== 'object') throw bad('send a JSON object {"model": ..., "input": ...}');
+    const [name, ref] = modelRef(body.model);
+    const texts = inputTexts(body.input);
+    const rec = await registry.resolve(name, ref);
+    const textIn = rec.signature.inputs.length === 1 && rec.signature.inputs[0]!.dtype === 'BYTES' && rec.signature.outputs.some((o) => o.name === 'scores');
+    if (!textIn) throw bad(`model "${name}" is not a text classifier; /v1/classifications serves models pushed or trained with a tokenizer and labels`);
+    const abort = new Cancellation();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.cancel();
+    });
+    const started = performance.now();
+    const inputs = { text: { dtype: 'BYTES' as const, shape: [texts.length], data: texts.map((t) => utf8.encode(t)) } };
+    let result;
+    try {
+      result = await pool.infer(rec, inputs, { cancellation: abort });
+    } catch (err) {
+      monitor.request(name, rec.version, false, performance.now() - started, 0);
+      throw err;
+    }
+    monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
+    const scores = result.outputs['scores']!;
+    const labels = (result.outputs['label']!.data as Uint8Array[]).map((b) => utf8Decoder.decode(b));
+    const width = scores.shape[1]!;
+    const classes = (rec.metadata['classes'] as string[] | undefined) ?? Array.from({ length: width }, (_, i) => `LABEL_${i}`);
+    const data = texts.map((_, i) => ({
+      object: 'classification',
+      index: i,
+      label: labels[i],
+      scores: Object.fromEntries(classes.map((c, j) => [c, (scores.data as Float32Array)[i * width + j]])),
+    }));
+    return { object: 'list', model: `${rec.model}:${rec.version}`, data };
+  });
+}

@@ -1,0 +1,53 @@
+// A Runtime that serves text models as text: it loads the file with the runtime it wraps, and when
+// the file says it is a text task (metadata_props, written by Ferry's training or by
+// `ferry models push DIR`), wraps the loaded model so that it takes strings. Other models pass
+// through unchanged. Used for serving and for checking uploads, so a text model with a broken
+// tokenizer or labels that do not match its outputs is refused at push time.
+import { readFile } from 'node:fs/promises';
+import { FerryError } from '../core/errors.js';
+import { inspectOnnx } from '../graph/onnx.js';
+import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions } from '../runtimes/runtime.js';
+import { TextTokenizer } from '../text/tokenizer.js';
+import { TEXT_TASK_KEYS, TextClassifier, type TextOptions } from './text-classifier.js';
+
+export const TEXT_TASKS = ['text-classification'] as const;
+
+export class TextTaskRuntime implements Runtime {
+  readonly name: string;
+
+  constructor(private readonly inner: Runtime) {
+    this.name = inner.name;
+  }
+
+  async load(artifact: ModelArtifact, options: RuntimeOptions): Promise<LoadedModel> {
+    const meta = inspectOnnx(new Uint8Array(await readFile(artifact.path))).metadata;
+    const task = meta[TEXT_TASK_KEYS.task];
+    const model = await this.inner.load(artifact, options);
+    if (task === undefined) return model;
+    try {
+      if (!(TEXT_TASKS as readonly string[]).includes(task)) {
+        throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${TEXT_TASKS.join(', ')}`);
+      }
+      const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)');
+      const classes = parse<string[]>(meta, TEXT_TASK_KEYS.classes, 'its labels (id2label)');
+      const opts = meta[TEXT_TASK_KEYS.text] ? parse<TextOptions>(meta, TEXT_TASK_KEYS.text, 'its text options') : {};
+      if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
+        throw new FerryError('INVALID_ARGUMENT', 'the model\'s labels must be a non-empty list of strings (id2label)');
+      }
+      return new TextClassifier(model, TextTokenizer.fromFiles(tokenizer.tokenizerJson, tokenizer.tokenizerConfig), classes, opts);
+    } catch (err) {
+      await model.unload();
+      throw err;
+    }
+  }
+}
+
+function parse<T>(meta: Readonly<Record<string, string>>, key: string, what: string): T {
+  const raw = meta[key];
+  if (raw === undefined) throw new FerryError('INVALID_ARGUMENT', `a ${meta[TEXT_TASK_KEYS.task]} model must carry ${what}; it is missing`);
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    throw new FerryError('INVALID_ARGUMENT', `the model's ${what} is not valid JSON`);
+  }
+}

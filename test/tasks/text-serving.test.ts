@@ -1,0 +1,93 @@
+// Text classifiers served from strings: a Ferry-trained spam model pushed as one ONNX file (it
+// carries its tokenizer and labels) answers V2 requests with BYTES texts and /v1/classifications,
+// batches texts of different lengths, and refuses bad texts and broken model files clearly.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeModel, encodeModel } from '../../src/graph/onnx.js';
+import { runTraining } from '../../src/training/run.js';
+import type { TrainSpec } from '../../src/training/spec.js';
+import { pushModel, startServer, type TestServer } from '../helpers/server.js';
+
+const SPEC: TrainSpec = {
+  name: 'spam', dataset: { type: 'spam-assassin', maxLength: 32, vocabSize: 2000 },
+  model: [{ type: 'TransformerEncoder', vocab: 2000, maxLength: 32, dim: 16, heads: 2, layers: 1 }, { type: 'Linear', in: 16, out: 2 }],
+  loss: 'crossEntropy', optimizer: { type: 'adamw', lr: 3e-3 }, epochs: 1, batchSize: 64, seed: 0,
+};
+
+function withMetadata(onnx: Uint8Array, edit: (m: Map<string, string>) => void): Uint8Array {
+  const model = decodeModel(onnx);
+  const m = new Map(model.metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
+  edit(m);
+  model.metadataProps = [...m].map(([key, value]) => ({ key, value }));
+  return encodeModel(model);
+}
+
+describe('text classification serving', () => {
+  let s: TestServer;
+  let onnx: Uint8Array;
+  const post = (path: string, body: unknown) => fetch(`${s.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+  before(async () => {
+    onnx = (await runTraining({ spec: SPEC, intraOpThreads: 1 })).onnx;
+    s = await startServer();
+    const res = await pushModel(s.url, 'spam', onnx);
+    assert.equal(res.status, 201, await res.text());
+  });
+  after(() => s.close());
+
+  it('shows a text signature: BYTES texts in, labels and scores out', async () => {
+    const meta = (await (await fetch(`${s.url}/v2/models/spam`)).json()) as { inputs: unknown[]; outputs: unknown[] };
+    assert.deepEqual(meta.inputs, [{ name: 'text', datatype: 'BYTES', shape: [-1] }]);
+    assert.deepEqual(meta.outputs, [{ name: 'label', datatype: 'BYTES', shape: [-1] }, { name: 'scores', datatype: 'FP32', shape: [-1, 2] }]);
+  });
+
+  it('classifies texts of different lengths through V2 infer and /v1/classifications alike', async () => {
+    const texts = ['Re: the build is fixed', 'CLICK HERE to WIN cash prizes now!!! limited offer, act today, free money'];
+    const v2 = await post('/v2/models/spam/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: texts }] });
+    assert.equal(v2.status, 200, await v2.clone().text());
+    const out = (await v2.json()) as { outputs: { name: string; shape: number[]; data: (string | number)[] }[] };
+    const labels = out.outputs.find((o) => o.name === 'label')!;
+    const scores = out.outputs.find((o) => o.name === 'scores')!;
+    assert.deepEqual(labels.shape, [2]);
+    assert.deepEqual(scores.shape, [2, 2]);
+    for (let i = 0; i < 2; i++) {
+      const [ham, spam] = [scores.data[2 * i] as number, scores.data[2 * i + 1] as number];
+      assert.ok(Math.abs(ham + spam - 1) < 1e-5);
+      assert.equal(labels.data[i], spam > ham ? 'spam' : 'ham');
+    }
+
+    const oa = await post('/v1/classifications', { model: 'spam', input: texts });
+    assert.equal(oa.status, 200, await oa.clone().text());
+    const body = (await oa.json()) as { object: string; model: string; data: { index: number; label: string; scores: Record<string, number> }[] };
+    assert.equal(body.object, 'list');
+    assert.equal(body.model, 'spam:1');
+    body.data.forEach((d, i) => {
+      assert.equal(d.index, i);
+      assert.equal(d.label, labels.data[i]);
+      assert.ok(Math.abs(d.scores['spam']! - (scores.data[2 * i + 1] as number)) < 1e-6, 'same scores as V2');
+    });
+    const one = (await (await post('/v1/classifications', { model: 'spam:1', input: texts[1] })).json()) as { data: { label: string }[] };
+    assert.deepEqual(one.data.map((d) => d.label), [body.data[1]!.label], 'a single string works too');
+  });
+
+  it('refuses empty texts, non-text input and non-text models with 400s that say what to send', async () => {
+    const empty = await post('/v1/classifications', { model: 'spam', input: ['fine', '   '] });
+    assert.equal(empty.status, 400);
+    assert.match(((await empty.json()) as { error: { message: string } }).error.message, /text 1 is empty/);
+    const notText = await post('/v1/classifications', { model: 'spam', input: [1, 2] });
+    assert.equal(notText.status, 400);
+    assert.match(((await notText.json()) as { error: { message: string } }).error.message, /"input" must be a string or a non-empty list of strings/);
+    const missing = await post('/v1/classifications', { model: 'nope', input: 'x' });
+    assert.equal(missing.status, 404);
+  });
+
+  it('refuses to register a text model without its tokenizer, or with labels that do not match its outputs', async () => {
+    const noTokenizer = await pushModel(s.url, 'broken', withMetadata(onnx, (m) => m.delete('ferry.tokenizer')));
+    assert.equal(noTokenizer.status, 400);
+    assert.match(await noTokenizer.text(), /must carry its tokenizer/);
+    const threeLabels = await pushModel(s.url, 'broken', withMetadata(onnx, (m) => m.set('ferry.classes', JSON.stringify(['a', 'b', 'c']))));
+    assert.equal(threeLabels.status, 400);
+    assert.match(await threeLabels.text(), /id2label names 3 labels but the model outputs 2 logits/);
+    assert.equal((await fetch(`${s.url}/api/models/broken`)).status, 404, 'nothing registered half-way');
+  });
+});
