@@ -1,4 +1,6 @@
 // `ferry models ls | show | push | rm | alias | unalias`: the admin API from a terminal.
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryClient } from './client.js';
@@ -30,12 +32,24 @@ export function modelCommands(program: Command, client: () => FerryClient): void
     console.log(JSON.stringify(await client().get(`/api/models/${encodeURIComponent(name)}`), null, 2));
   });
 
-  models.command('push <file>').description('register a new immutable version from an .onnx file')
-    .option('--name <name>', 'model name (default: the file name without extension)')
+  models.command('push <file>').description('register a new immutable version from an .onnx file, or a Hugging Face model folder with --task')
+    .option('--name <name>', 'model name (default: the file or folder name without extension)')
     .option('--config <json>', 'serving config as JSON, e.g. \'{"maxBatchSize":32}\'')
     .option('--description <text>', 'a description stored with the version')
-    .action(async (file: string, opts: { name?: string; config?: string; description?: string }) => {
-      const name = opts.name ?? path.basename(file).replace(/\.[^.]+$/, '');
+    .option('--task <task>', 'for a Hugging Face folder (config.json, tokenizer.json, onnx/model.onnx): text-classification')
+    .option('--truncation', 'text models: cut texts longer than the model takes instead of refusing them')
+    .action(async (file: string, opts: { name?: string; config?: string; description?: string; task?: string; truncation?: boolean }) => {
+      const name = opts.name ?? path.basename(path.resolve(file)).replace(/\.[^.]+$/, '');
+      let packedDir: string | undefined;
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+        if (!opts.task) throw new Error(`${file} is a folder: push a Hugging Face model folder with --task text-classification`);
+        // one file that carries the tokenizer and labels, uploaded like any model
+        const { packHfDirectory } = await import('../text/hf-import.js');
+        packedDir = mkdtempSync(path.join(tmpdir(), 'ferry-push-'));
+        const packed = path.join(packedDir, 'model.onnx');
+        writeFileSync(packed, packHfDirectory(file, { task: opts.task, truncation: opts.truncation }));
+        file = packed;
+      }
       const q = new URLSearchParams();
       if (opts.config) {
         // The server would name its query parameter; a CLI user needs to hear about --config.
@@ -47,7 +61,12 @@ export function modelCommands(program: Command, client: () => FerryClient): void
         q.set('config', opts.config);
       }
       if (opts.description) q.set('description', opts.description);
-      const v = (await client().upload(`/api/models/${encodeURIComponent(name)}/versions?${q}`, file, progress)) as { model: string; version: number; sizeBytes: number };
+      let v: { model: string; version: number; sizeBytes: number };
+      try {
+        v = (await client().upload(`/api/models/${encodeURIComponent(name)}/versions?${q}`, file, progress)) as typeof v;
+      } finally {
+        if (packedDir) rmSync(packedDir, { recursive: true, force: true });
+      }
       console.log(`registered ${v.model} version ${v.version} (${v.sizeBytes} bytes)`);
     });
 

@@ -12,6 +12,8 @@ import { writeHfClassifier } from '../../src/text/hf-export.js';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { runTraining } from '../../src/training/run.js';
 import type { TrainSpec } from '../../src/training/spec.js';
+import { ferry as runFerry } from '../helpers/cli.js';
+import { startServer } from '../helpers/server.js';
 
 const SPEC: TrainSpec = {
   name: 'tiny-spam', dataset: { type: 'spam-assassin', maxLength: 32, vocabSize: 600 },
@@ -64,5 +66,24 @@ describe('Hugging Face export', () => {
     });
     assert.ok(spamFound, 'the classifier learned something: one of the texts reads as spam');
     await classify.dispose();
+
+    // and the same folder pushes back into Ferry, which serves it from strings with the same scores
+    const server = await startServer();
+    try {
+      const pushed = await runFerry(['--url', server.url, 'models', 'push', dir, '--task', 'text-classification', '--name', 'hf-spam']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const res = await fetch(`${server.url}/v1/classifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hf-spam', input: TEXTS }) });
+      assert.equal(res.status, 200, await res.clone().text());
+      const served = (await res.json()) as { data: { scores: Record<string, number> }[] };
+      served.data.forEach((d, i) => assert.ok(Math.abs(d.scores['spam']! - ferry[i * 2 + 1]!) < 1e-5, `served ${d.scores['spam']} vs ${ferry[i * 2 + 1]}`));
+      const noTask = await runFerry(['--url', server.url, 'models', 'push', dir]);
+      assert.match(noTask.stderr, /is a folder: push a Hugging Face model folder with --task text-classification/);
+      rmSync(path.join(dir, 'tokenizer.json'));
+      const broken = await runFerry(['--url', server.url, 'models', 'push', dir, '--task', 'text-classification', '--name', 'broken']);
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /has no tokenizer\.json; a Hugging Face model folder needs config\.json, tokenizer\.json/);
+    } finally {
+      await server.close();
+    }
   });
 });

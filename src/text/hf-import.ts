@@ -1,0 +1,77 @@
+// Packing a model folder in the Hugging Face ONNX layout (what Optimum and transformers.js use) into
+// one ONNX file that carries its tokenizer, labels and task in metadata_props — the form Ferry
+// registers, serves and copies as a single immutable artifact.
+//
+//   config.json            model_type, id2label, problem_type
+//   tokenizer.json         WordPiece, BPE or Unigram (@huggingface/tokenizers)
+//   tokenizer_config.json  pad_token, model_max_length, …
+//   onnx/model.onnx        input_ids (+ attention_mask, token_type_ids) → logits
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../core/errors.js';
+import { decodeModel, encodeModel, inspectOnnx } from '../graph/onnx.js';
+import { TEXT_TASK_KEYS, type TextOptions } from '../tasks/text-classifier.js';
+import { TEXT_TASKS } from '../tasks/text-runtime.js';
+import { TextTokenizer } from './tokenizer.js';
+
+export interface PackOptions {
+  readonly task: string;
+  /** cut over-long texts instead of refusing them */
+  readonly truncation?: boolean;
+}
+
+const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+
+function readJson(dir: string, file: string): Record<string, unknown> {
+  const p = path.join(dir, file);
+  if (!existsSync(p)) throw bad(`${dir} has no ${file}; a Hugging Face model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`);
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw bad(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
+  if (!(TEXT_TASKS as readonly string[]).includes(opts.task)) throw bad(`--task must be one of ${TEXT_TASKS.join(', ')}, got "${opts.task}"`);
+  const config = readJson(dir, 'config.json');
+  const tokenizerJson = readJson(dir, 'tokenizer.json');
+  const tokenizerConfig = readJson(dir, 'tokenizer_config.json');
+  TextTokenizer.fromFiles(tokenizerJson, tokenizerConfig); // refuses a tokenizer that cannot load, now
+  const file = path.join(dir, 'onnx', 'model.onnx');
+  if (!existsSync(file)) throw bad(`${dir} has no onnx/model.onnx`);
+  if (existsSync(`${file}_data`)) throw bad('onnx/model.onnx keeps its weights in a separate model.onnx_data file, which Ferry cannot register yet; export the model with its weights inside');
+  const bytes = new Uint8Array(readFileSync(file));
+  const summary = inspectOnnx(bytes);
+  const logits = summary.outputs.find((o) => o.name === 'logits');
+  if (!logits) throw bad(`onnx/model.onnx has no output named logits (it has ${summary.outputs.map((o) => o.name).join(', ')})`);
+  const id2label = config['id2label'] as Record<string, string> | undefined;
+  const width = logits.shape?.at(-1);
+  let classes: string[];
+  if (id2label && typeof id2label === 'object') {
+    const n = Object.keys(id2label).length;
+    classes = Array.from({ length: n }, (_, i) => {
+      const label = id2label[String(i)];
+      if (typeof label !== 'string') throw bad(`config.json id2label has no label for ${i}; it must map 0..${n - 1} to names`);
+      return label;
+    });
+  } else if (typeof width === 'number' && width > 0) {
+    classes = Array.from({ length: width }, (_, i) => `LABEL_${i}`); // what transformers.js calls them
+  } else {
+    throw bad('config.json has no id2label and the model does not say how many labels it outputs; add id2label');
+  }
+  const text: TextOptions = {
+    truncation: opts.truncation ?? false,
+    ...(config['problem_type'] === 'multi_label_classification' ? { problemType: 'multi_label_classification' as const } : {}),
+  };
+  const model = decodeModel(bytes);
+  const keep = model.metadataProps.filter((p) => !p.key?.startsWith('ferry.'));
+  model.metadataProps = [
+    ...keep,
+    { key: TEXT_TASK_KEYS.task, value: opts.task },
+    { key: TEXT_TASK_KEYS.tokenizer, value: JSON.stringify({ tokenizerJson, tokenizerConfig }) },
+    { key: TEXT_TASK_KEYS.classes, value: JSON.stringify(classes) },
+    { key: TEXT_TASK_KEYS.text, value: JSON.stringify(text) },
+  ];
+  return encodeModel(model);
+}
