@@ -8,9 +8,9 @@ import { FerryError } from '../core/errors.js';
 import { inspectOnnx } from '../graph/onnx.js';
 import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions } from '../runtimes/runtime.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { TEXT_TASK_KEYS, TextClassifier, type TextOptions } from './text-classifier.js';
+import { TEXT_TASK_KEYS, TextModel, type TextOptions } from './text-model.js';
 
-export const TEXT_TASKS = ['text-classification'] as const;
+export const TEXT_TASKS = ['text-classification', 'feature-extraction'] as const;
 
 export class TextTaskRuntime implements Runtime {
   readonly name: string;
@@ -29,12 +29,16 @@ export class TextTaskRuntime implements Runtime {
         throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${TEXT_TASKS.join(', ')}`);
       }
       const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)');
-      const classes = parse<string[]>(meta, TEXT_TASK_KEYS.classes, 'its labels (id2label)');
+      const classes = task === 'text-classification' ? parse<string[]>(meta, TEXT_TASK_KEYS.classes, 'its labels (id2label)') : [];
       const opts = meta[TEXT_TASK_KEYS.text] ? parse<TextOptions>(meta, TEXT_TASK_KEYS.text, 'its text options') : {};
-      if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
+      if (task === 'text-classification' && !(Array.isArray(classes) && classes.length > 0 && classes.every((c) => typeof c === 'string'))) {
         throw new FerryError('INVALID_ARGUMENT', 'the model\'s labels must be a non-empty list of strings (id2label)');
       }
-      return new TextClassifier(model, TextTokenizer.fromFiles(tokenizer.tokenizerJson, tokenizer.tokenizerConfig), classes, opts);
+      const text = new TextModel(model, TextTokenizer.fromFiles(tokenizer.tokenizerJson, tokenizer.tokenizerConfig), classes, opts);
+      if (task === 'feature-extraction' && !text.signature.outputs.some((o) => o.name === 'embedding')) {
+        throw new FerryError('INVALID_ARGUMENT', 'a feature-extraction model needs an output named last_hidden_state or embeddings');
+      }
+      return text;
     } catch (err) {
       await model.unload();
       throw err;

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../core/errors.js';
 import { decodeModel, encodeModel, inspectOnnx } from '../graph/onnx.js';
-import { TEXT_TASK_KEYS, type TextOptions } from '../tasks/text-classifier.js';
+import { TEXT_TASK_KEYS, type TextOptions } from '../tasks/text-model.js';
 import { TEXT_TASKS } from '../tasks/text-runtime.js';
 import { TextTokenizer } from './tokenizer.js';
 

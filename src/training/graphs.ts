@@ -11,6 +11,7 @@ import { encodeModel } from '../graph/onnx.js';
 import * as F from './autodiff/fn.js';
 import { Tape, type Value, type VType } from './autodiff/tape.js';
 import { correctCount, lossValue, servingOutputs, targetKind, type LossName } from './nn/losses.js';
+import { Linear, Sequential } from './nn/layers.js';
 import type { ForwardContext, Module, Parameter } from './nn/module.js';
 import type { Optimizer } from './nn/optimizers.js';
 
@@ -100,11 +101,20 @@ function record(n: NetworkShape, training: boolean, variable = false) {
 /** `variable`: the sequence dimension is known only at run time (an exported text model). */
 function forward(n: NetworkShape, r: Recorder, variable = false) {
   const x = r.tape.input('input', [-1, ...n.inputShape.map((d) => (variable ? -1 : d))], n.inputType);
-  const out = n.net.forward(x, r);
+  const { out, hidden } = withHidden(n.net, x, r);
   const target = targetKind(n.loss) === 'classes'
     ? r.tape.input('target', [-1], 'INT64')
     : r.tape.input('target', [-1, ...n.targetShape], 'FP32');
-  return { out, target };
+  return { out, target, hidden };
+}
+
+/** For a text network ending in a Linear head, the head's input too: one vector per text, which an
+ *  exported model also serves as its `embeddings` (/v1/embeddings). */
+function withHidden(net: Module, x: Value, r: Recorder): { out: Value; hidden?: Value } {
+  const last = net instanceof Sequential ? net.layers.at(-1) : undefined;
+  if (!(net instanceof Sequential) || !net.variableLength || !(last instanceof Linear) || net.layers.length < 2) return { out: net.forward(x, r) };
+  const hidden = new Sequential(net.layers.slice(0, -1)).forward(x, r);
+  return { out: last.forward(hidden, r), hidden };
 }
 
 export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: ReadonlySet<string>): TrainGraph {
@@ -153,8 +163,9 @@ export function buildEvalGraph(n: NetworkShape): Uint8Array {
 
 /** The model to serve: forward only, trained weights baked in, no training nodes. */
 export function buildInferenceModel(n: NetworkShape, params: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): Uint8Array {
-  const { r, out } = record(n, false, n.net.variableLength);
+  const { r, out, hidden } = record(n, false, n.net.variableLength);
   const bake = new Map<Value, Float32Array>();
   for (const [p, v] of r.params) bake.set(v, params.get(r.names.get(p)!)!);
-  return emitModel(r.tape, { outputs: servingOutputs(n.loss, out), bake, metadata, graphName: 'inference' });
+  const outputs = { ...servingOutputs(n.loss, out), ...(hidden ? { embeddings: hidden } : {}) };
+  return emitModel(r.tape, { outputs, bake, metadata, graphName: 'inference' });
 }

@@ -345,7 +345,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     ...(dataset.tokenizer ? { 'ferry.tokenizer': JSON.stringify(dataset.tokenizer) } : {}),
     ...(dataset.tokenizer && spec.loss === 'crossEntropy' ? {
       'ferry.task': 'text-classification',
-      'ferry.text': JSON.stringify({ truncation: true, maxLength: shape.inputShape[0] }),
+      'ferry.text': JSON.stringify({ truncation: true, maxLength: shape.inputShape[0], normalize: true }),
     } : {}),
   });
   return { onnx, record, metrics: history.at(-1)!, ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}) };

@@ -38,7 +38,10 @@ describe('text classification serving', () => {
   it('shows a text signature: BYTES texts in, labels and scores out', async () => {
     const meta = (await (await fetch(`${s.url}/v2/models/spam`)).json()) as { inputs: unknown[]; outputs: unknown[] };
     assert.deepEqual(meta.inputs, [{ name: 'text', datatype: 'BYTES', shape: [-1] }]);
-    assert.deepEqual(meta.outputs, [{ name: 'label', datatype: 'BYTES', shape: [-1] }, { name: 'scores', datatype: 'FP32', shape: [-1, 2] }]);
+    assert.deepEqual(meta.outputs, [
+      { name: 'label', datatype: 'BYTES', shape: [-1] }, { name: 'scores', datatype: 'FP32', shape: [-1, 2] },
+      { name: 'embedding', datatype: 'FP32', shape: [-1, 16] }, { name: 'tokens', datatype: 'INT64', shape: [-1] },
+    ]);
   });
 
   it('classifies texts of different lengths through V2 infer and /v1/classifications alike', async () => {
@@ -68,6 +71,29 @@ describe('text classification serving', () => {
     });
     const one = (await (await post('/v1/classifications', { model: 'spam:1', input: texts[1] })).json()) as { data: { label: string }[] };
     assert.deepEqual(one.data.map((d) => d.label), [body.data[1]!.label], 'a single string works too');
+  });
+
+  it('serves OpenAI embeddings that the official openai client reads unchanged, with exact token usage', async () => {
+    const { default: OpenAI } = await import('openai');
+    const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'not-needed-yet' });
+    const texts = ['free money, click now', 'the meeting notes are attached'];
+    const res = await client.embeddings.create({ model: 'spam', input: texts }); // the client asks for base64
+    assert.equal(res.data.length, 2);
+    const asFloat = (await (await post('/v1/embeddings', { model: 'spam', input: texts, encoding_format: 'float' })).json()) as { data: { embedding: number[] }[]; usage: { prompt_tokens: number } };
+    res.data.forEach((d, i) => {
+      assert.equal(d.index, i);
+      assert.equal(d.embedding.length, 16);
+      const norm = Math.sqrt(d.embedding.reduce((a, v) => a + v * v, 0));
+      assert.ok(Math.abs(norm - 1) < 1e-5, `unit length, got ${norm}`);
+      d.embedding.forEach((v, k) => assert.ok(Math.abs(v - asFloat.data[i]!.embedding[k]!) < 1e-7, 'base64 and float agree'));
+    });
+    const v2 = (await (await post('/v2/models/spam/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: texts }], outputs: [{ name: 'tokens' }] })).json()) as { outputs: { data: number[] }[] };
+    const tokens = v2.outputs[0]!.data.reduce((a, b) => a + b, 0);
+    assert.equal(res.usage.prompt_tokens, tokens, 'usage counts the tokens the model saw');
+    assert.equal(asFloat.usage.prompt_tokens, tokens);
+    const single = await client.embeddings.create({ model: 'spam', input: 'one text' });
+    assert.equal(single.data.length, 1);
+    await assert.rejects(client.embeddings.create({ model: 'spam', input: 'x', dimensions: 8 }), /dimensions/);
   });
 
   it('refuses empty texts, non-text input and non-text models with 400s that say what to send', async () => {

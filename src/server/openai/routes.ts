@@ -1,7 +1,8 @@
-// OpenAI-style endpoints under /v1: `POST /v1/classifications` for text classifiers (in the shape of
-// /v1/embeddings: `model` and `input`, a string or a list of strings) and `GET /v1/models`.
+// OpenAI-style endpoints under /v1: `POST /v1/embeddings` (OpenAI's shape, so its clients work
+// unchanged), `POST /v1/classifications` for text classifiers in the same style (`model` and
+// `input`, a string or a list of strings), and `GET /v1/models`.
 // Requests go through the same registry, pool and batcher as V2 inference.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import { Cancellation } from '../../core/cancel.js';
 import type { ServerDeps } from '../app.js';
@@ -43,30 +44,39 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
     return { object: 'list', data: models.map((m) => ({ id: m.name, object: 'model', created: Math.floor(Date.parse(m.createdAt) / 1000), owned_by: 'ferry' })) };
   });
 
-  app.post('/classifications', { config: { scope: 'infer' } }, async (request, reply) => {
-    const body = (request.body ?? {}) as ClassificationBody;
-    if (typeof body !== 'object') throw bad('send a JSON object {"model": ..., "input": ...}');
-    const [name, ref] = modelRef(body.model);
-    const texts = inputTexts(body.input);
+  /** Runs texts through a text model (V2's path: registry, pool, batcher, statistics). */
+  const runTexts = async (model: unknown, input: unknown, want: string, reply: FastifyReply) => {
+    const [name, ref] = modelRef(model);
+    const texts = inputTexts(input);
     const rec = await registry.resolve(name, ref);
-    const textIn = rec.signature.inputs.length === 1 && rec.signature.inputs[0]!.dtype === 'BYTES' && rec.signature.outputs.some((o) => o.name === 'scores');
-    if (!textIn) throw bad(`model "${name}" is not a text classifier; /v1/classifications serves models pushed or trained with a tokenizer and labels`);
+    const isText = rec.signature.inputs.length === 1 && rec.signature.inputs[0]!.dtype === 'BYTES' && rec.signature.outputs.some((o) => o.name === want);
+    if (!isText) {
+      throw bad(want === 'embedding'
+        ? `model "${name}" does not produce embeddings; /v1/embeddings serves text models with a tokenizer and a last_hidden_state or embeddings output`
+        : `model "${name}" is not a text classifier; /v1/classifications serves models pushed or trained with a tokenizer and labels`);
+    }
     const abort = new Cancellation();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) abort.cancel();
     });
     const started = performance.now();
     const inputs = { text: { dtype: 'BYTES' as const, shape: [texts.length], data: texts.map((t) => utf8.encode(t)) } };
-    let result;
     try {
-      result = await pool.infer(rec, inputs, { cancellation: abort });
+      const result = await pool.infer(rec, inputs, { cancellation: abort });
+      monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
+      const tokens = Array.from(result.outputs['tokens']!.data as BigInt64Array, Number);
+      return { rec, texts, outputs: result.outputs, promptTokens: tokens.reduce((a, b) => a + b, 0) };
     } catch (err) {
       monitor.request(name, rec.version, false, performance.now() - started, 0);
       throw err;
     }
-    monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
-    const scores = result.outputs['scores']!;
-    const labels = (result.outputs['label']!.data as Uint8Array[]).map((b) => utf8Decoder.decode(b));
+  };
+
+  app.post('/classifications', { config: { scope: 'infer' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as ClassificationBody;
+    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'scores', reply);
+    const scores = outputs['scores']!;
+    const labels = (outputs['label']!.data as Uint8Array[]).map((b) => utf8Decoder.decode(b));
     const width = scores.shape[1]!;
     const classes = (rec.metadata['classes'] as string[] | undefined) ?? Array.from({ length: width }, (_, i) => `LABEL_${i}`);
     const data = texts.map((_, i) => ({
@@ -75,6 +85,32 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
       label: labels[i],
       scores: Object.fromEntries(classes.map((c, j) => [c, (scores.data as Float32Array)[i * width + j]])),
     }));
-    return { object: 'list', model: `${rec.model}:${rec.version}`, data };
+    return { object: 'list', model: `${rec.model}:${rec.version}`, data, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
+  });
+
+  app.post('/embeddings', { config: { scope: 'infer' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as ClassificationBody & { encoding_format?: unknown; dimensions?: unknown };
+    const format = body.encoding_format ?? 'float';
+    if (format !== 'float' && format !== 'base64') throw bad('"encoding_format" must be "float" or "base64"');
+    if (Array.isArray(body.input) && body.input.some((t) => typeof t !== 'string')) {
+      throw bad('"input" must be a string or a list of strings; token-id arrays are not accepted, Ferry tokenizes with the model\'s own tokenizer');
+    }
+    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'embedding', reply);
+    const emb = outputs['embedding']!;
+    const d = emb.shape[1]!;
+    if (body.dimensions !== undefined && body.dimensions !== d) {
+      throw bad(`"dimensions" ${JSON.stringify(body.dimensions)} is not supported: model "${rec.model}" gives ${d}-dimensional embeddings; leave it out`);
+    }
+    const all = emb.data as Float32Array;
+    const data = texts.map((_, i) => {
+      const row = all.slice(i * d, i * d + d);
+      return {
+        object: 'embedding',
+        index: i,
+        // base64 of little-endian float32, as OpenAI's clients decode it
+        embedding: format === 'base64' ? Buffer.from(row.buffer, row.byteOffset, row.byteLength).toString('base64') : Array.from(row),
+      };
+    });
+    return { object: 'list', data, model: `${rec.model}:${rec.version}`, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
   });
 }

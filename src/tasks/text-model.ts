@@ -1,6 +1,6 @@
-// Text classification served from strings: a model file that carries its tokenizer and labels
+// Text models served from strings: a model file that carries its tokenizer and labels
 // (metadata_props 'ferry.task', 'ferry.tokenizer', 'ferry.classes') is wrapped so that it takes a
-// BYTES tensor of texts and returns each text's top label and every label's score. Ferry tokenizes
+// BYTES tensor of texts and returns labels and scores, embeddings, and token counts. Ferry tokenizes
 // on the server, pads each batch to its longest text, and feeds the graph whichever of input_ids /
 // attention_mask / token_type_ids it declares (or `input`, for models Ferry trained).
 import { FerryError } from '../core/errors.js';
@@ -18,6 +18,8 @@ export interface TextOptions {
   readonly maxLength?: number;
   /** 'multi_label_classification' scores each label with a sigmoid instead of one softmax */
   readonly problemType?: 'single_label_classification' | 'multi_label_classification';
+  /** scale embeddings to unit length (sentence-transformers' Normalize) */
+  readonly normalize?: boolean;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -38,9 +40,18 @@ export function textsOf(t: Tensor | undefined, name: string): string[] {
   });
 }
 
-export class TextClassifier implements LoadedModel {
+/**
+ * A text model served from strings. Its outputs depend on what the graph has:
+ * - `label` and `scores` from `logits` (a classifier, with its labels);
+ * - `embedding` from a pooled `embeddings` output, or from `last_hidden_state` averaged over the
+ *   real tokens (the Hugging Face feature-extraction convention), normalized when the model says so;
+ * - `tokens`: each text's length in tokens, for exact usage counts.
+ */
+export class TextModel implements LoadedModel {
   readonly signature: Signature;
   private readonly idsInput: string;
+  private readonly embeddingOutput?: 'embeddings' | 'last_hidden_state';
+  private readonly classify: boolean;
 
   constructor(
     private readonly inner: LoadedModel,
@@ -52,21 +63,29 @@ export class TextClassifier implements LoadedModel {
     const ids = ['input_ids', 'input'].find((n) => names.includes(n));
     if (!ids) throw new FerryError('INVALID_ARGUMENT', `a text model needs an int64 input named input_ids; this one has ${names.join(', ')}`);
     this.idsInput = ids;
-    const logits = inner.signature.outputs.find((o) => o.name === 'logits');
-    if (!logits) throw new FerryError('INVALID_ARGUMENT', `a text classifier needs an output named logits; this one has ${inner.signature.outputs.map((o) => o.name).join(', ')}`);
-    const width = logits.shape.at(-1);
-    if (width !== undefined && width > 0 && width !== classes.length) {
-      throw new FerryError('INVALID_ARGUMENT', `id2label names ${classes.length} labels but the model outputs ${width} logits; make them match`);
+    const outs = inner.signature.outputs;
+    const logits = outs.find((o) => o.name === 'logits');
+    this.classify = logits !== undefined && classes.length > 0;
+    if (logits && this.classify) {
+      const width = logits.shape.at(-1);
+      if (width !== undefined && width > 0 && width !== classes.length) {
+        throw new FerryError('INVALID_ARGUMENT', `id2label names ${classes.length} labels but the model outputs ${width} logits; make them match`);
+      }
     }
+    const emb = outs.find((o) => o.name === 'embeddings') ?? outs.find((o) => o.name === 'last_hidden_state');
+    this.embeddingOutput = emb?.name as TextModel['embeddingOutput'];
+    if (!this.classify && !emb) {
+      throw new FerryError('INVALID_ARGUMENT', `a text model needs an output named logits (classification) or last_hidden_state / embeddings (feature extraction); this one has ${outs.map((o) => o.name).join(', ')}`);
+    }
+    const dim = emb?.shape.at(-1) ?? -1;
     this.signature = {
       inputs: [{ name: 'text', dtype: 'BYTES', shape: [-1] }],
-      outputs: [{ name: 'label', dtype: 'BYTES', shape: [-1] }, { name: 'scores', dtype: 'FP32', shape: [-1, classes.length] }],
+      outputs: [
+        ...(this.classify ? [{ name: 'label', dtype: 'BYTES' as const, shape: [-1] }, { name: 'scores', dtype: 'FP32' as const, shape: [-1, classes.length] }] : []),
+        ...(emb ? [{ name: 'embedding', dtype: 'FP32' as const, shape: [-1, dim] }] : []),
+        { name: 'tokens', dtype: 'INT64', shape: [-1] },
+      ],
     };
-  }
-
-  /** Token counts of each text, as the model sees them (for usage accounting). */
-  countTokens(texts: readonly string[]): number[] {
-    return texts.map((t) => this.tokenizer.encode(t, { truncation: this.opts.truncation, maxLength: this.opts.maxLength }).ids.length);
   }
 
   async infer(inputs: NamedTensors): Promise<NamedTensors> {
@@ -77,12 +96,19 @@ export class TextClassifier implements LoadedModel {
     const names = this.inner.signature.inputs.map((i) => i.name);
     if (names.includes('attention_mask')) feeds['attention_mask'] = { dtype: 'INT64', shape, data: BigInt64Array.from(batch.attentionMask, BigInt) };
     if (names.includes('token_type_ids')) feeds['token_type_ids'] = { dtype: 'INT64', shape, data: new BigInt64Array(batch.rows * batch.width) };
-    const out = await this.inner.infer(feeds, ['logits']);
-    const logits = out['logits']!.data as Float32Array;
+    const wanted = [...(this.classify ? ['logits'] : []), ...(this.embeddingOutput ? [this.embeddingOutput] : [])];
+    const out = await this.inner.infer(feeds, wanted);
+    const result: NamedTensors = { tokens: { dtype: 'INT64', shape: [texts.length], data: BigInt64Array.from(batch.lengths, BigInt) } };
+    if (this.classify) Object.assign(result, this.scores(out['logits']!.data as Float32Array, texts.length));
+    if (this.embeddingOutput) result['embedding'] = this.embed(out[this.embeddingOutput]!, batch.attentionMask, batch.width);
+    return result;
+  }
+
+  private scores(logits: Float32Array, n: number): NamedTensors {
     const c = this.classes.length;
-    const scores = new Float32Array(texts.length * c);
+    const scores = new Float32Array(n * c);
     const labels: Uint8Array[] = [];
-    for (let i = 0; i < texts.length; i++) {
+    for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * c, i * c + c);
       if (this.opts.problemType === 'multi_label_classification') {
         row.forEach((z, j) => (scores[i * c + j] = 1 / (1 + Math.exp(-z))));
@@ -96,7 +122,38 @@ export class TextClassifier implements LoadedModel {
       for (let j = 1; j < c; j++) if (scores[i * c + j]! > scores[i * c + best]!) best = j;
       labels.push(utf8Encoder.encode(this.classes[best]!));
     }
-    return { label: { dtype: 'BYTES', shape: [texts.length], data: labels }, scores: { dtype: 'FP32', shape: [texts.length, c], data: scores } };
+    return { label: { dtype: 'BYTES', shape: [n], data: labels }, scores: { dtype: 'FP32', shape: [n, c], data: scores } };
+  }
+
+  private embed(t: Tensor, mask: Int32Array, width: number): Tensor {
+    const data = t.data as Float32Array;
+    const n = t.shape[0]!;
+    const d = t.shape.at(-1)!;
+    let out: Float32Array;
+    if (t.shape.length === 2) {
+      out = data.slice();
+    } else {
+      // mean over the real tokens of [n, width, d]
+      out = new Float32Array(n * d);
+      for (let i = 0; i < n; i++) {
+        let count = 0;
+        for (let j = 0; j < width; j++) {
+          if (!mask[i * width + j]) continue;
+          count++;
+          for (let k = 0; k < d; k++) out[i * d + k]! += data[(i * width + j) * d + k]!;
+        }
+        for (let k = 0; k < d; k++) out[i * d + k]! /= Math.max(1, count);
+      }
+    }
+    if (this.opts.normalize) {
+      for (let i = 0; i < n; i++) {
+        let norm = 0;
+        for (let k = 0; k < d; k++) norm += out[i * d + k]! ** 2;
+        norm = Math.sqrt(norm) || 1;
+        for (let k = 0; k < d; k++) out[i * d + k]! /= norm;
+      }
+    }
+    return { dtype: 'FP32', shape: [n, d], data: out };
   }
 
   unload(): Promise<void> {
