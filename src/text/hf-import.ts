@@ -43,8 +43,17 @@ export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
   if (existsSync(`${file}_data`)) throw bad('onnx/model.onnx keeps its weights in a separate model.onnx_data file, which Ferry cannot register yet; export the model with its weights inside');
   const bytes = new Uint8Array(readFileSync(file));
   const summary = inspectOnnx(bytes);
+  const outputs = summary.outputs.map((o) => o.name);
+  if (opts.task === 'feature-extraction') {
+    if (!outputs.includes('last_hidden_state') && !outputs.includes('embeddings')) {
+      throw bad(`a feature-extraction model needs an output named last_hidden_state (or embeddings); onnx/model.onnx has ${outputs.join(', ')}`);
+    }
+    // sentence-transformers marks unit-length embeddings with a Normalize module in modules.json
+    const modules = existsSync(path.join(dir, 'modules.json')) ? readFileSync(path.join(dir, 'modules.json'), 'utf8') : '';
+    return withMetadata(bytes, opts.task, { tokenizerJson, tokenizerConfig }, [], { truncation: opts.truncation ?? false, normalize: modules.includes('Normalize') });
+  }
   const logits = summary.outputs.find((o) => o.name === 'logits');
-  if (!logits) throw bad(`onnx/model.onnx has no output named logits (it has ${summary.outputs.map((o) => o.name).join(', ')})`);
+  if (!logits) throw bad(`onnx/model.onnx has no output named logits (it has ${outputs.join(', ')})`);
   const id2label = config['id2label'] as Record<string, string> | undefined;
   const width = logits.shape?.at(-1);
   let classes: string[];
@@ -64,13 +73,17 @@ export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
     truncation: opts.truncation ?? false,
     ...(config['problem_type'] === 'multi_label_classification' ? { problemType: 'multi_label_classification' as const } : {}),
   };
+  return withMetadata(bytes, opts.task, { tokenizerJson, tokenizerConfig }, classes, text);
+}
+
+function withMetadata(bytes: Uint8Array, task: string, tokenizer: object, classes: readonly string[], text: TextOptions): Uint8Array {
   const model = decodeModel(bytes);
   const keep = model.metadataProps.filter((p) => !p.key?.startsWith('ferry.'));
   model.metadataProps = [
     ...keep,
-    { key: TEXT_TASK_KEYS.task, value: opts.task },
-    { key: TEXT_TASK_KEYS.tokenizer, value: JSON.stringify({ tokenizerJson, tokenizerConfig }) },
-    { key: TEXT_TASK_KEYS.classes, value: JSON.stringify(classes) },
+    { key: TEXT_TASK_KEYS.task, value: task },
+    { key: TEXT_TASK_KEYS.tokenizer, value: JSON.stringify(tokenizer) },
+    ...(classes.length > 0 ? [{ key: TEXT_TASK_KEYS.classes, value: JSON.stringify(classes) }] : []),
     { key: TEXT_TASK_KEYS.text, value: JSON.stringify(text) },
   ];
   return encodeModel(model);

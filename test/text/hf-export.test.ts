@@ -2,13 +2,14 @@
 // @huggingface/transformers' text-classification pipeline loads the folder (no hub access) and gives
 // the labels and scores Ferry gives, within 1e-4.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inspectOnnx } from '../../src/graph/onnx.js';
 import { openGraphSession } from '../../src/runtimes/onnx/session.js';
 import { writeHfClassifier } from '../../src/text/hf-export.js';
+import { renameAndSelect } from '../../src/training/onnx-rename.js';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { runTraining } from '../../src/training/run.js';
 import type { TrainSpec } from '../../src/training/spec.js';
@@ -76,6 +77,27 @@ describe('Hugging Face export', () => {
       assert.equal(res.status, 200, await res.clone().text());
       const served = (await res.json()) as { data: { scores: Record<string, number> }[] };
       served.data.forEach((d, i) => assert.ok(Math.abs(d.scores['spam']! - ferry[i * 2 + 1]!) < 1e-5, `served ${d.scores['spam']} vs ${ferry[i * 2 + 1]}`));
+      const long = await fetch(`${server.url}/v1/classifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hf-spam', input: 'word '.repeat(200) }) });
+      assert.equal(long.status, 400, 'pushed without --truncation, an over-long text is refused');
+      assert.match(((await long.json()) as { error: { message: string } }).error.message, /longer than the model's maximum of 32/);
+      // a feature-extraction folder (an encoder with an embeddings output) serves /v1/embeddings
+      const fe = mkdtempSync(path.join(tmpdir(), 'ferry-hf-fe-'));
+      try {
+        writeHfClassifier(fe, { onnx: result.onnx, classes: result.record.classes!, tokenizer: result.tokenizer! });
+        writeFileSync(path.join(fe, 'onnx', 'model.onnx'), renameAndSelect(result.onnx, { inputs: { input: 'input_ids' }, keepOutputs: ['embeddings'] }));
+        writeFileSync(path.join(fe, 'modules.json'), JSON.stringify([{ idx: 0, type: 'sentence_transformers.models.Transformer' }, { idx: 1, type: 'sentence_transformers.models.Normalize' }]));
+        const pushedFe = await runFerry(['--url', server.url, 'models', 'push', fe, '--task', 'feature-extraction', '--name', 'hf-encoder']);
+        assert.equal(pushedFe.code, 0, pushedFe.stderr);
+        const emb = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hf-encoder', input: TEXTS }) });
+        assert.equal(emb.status, 200, await emb.clone().text());
+        const vectors = ((await emb.json()) as { data: { embedding: number[] }[] }).data.map((d) => d.embedding);
+        assert.equal(vectors.length, TEXTS.length);
+        for (const v of vectors) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'Normalize in modules.json gives unit vectors');
+        const cls = await fetch(`${server.url}/v1/classifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hf-encoder', input: 'x' }) });
+        assert.equal(cls.status, 400, 'an encoder is not a classifier');
+      } finally {
+        rmSync(fe, { recursive: true, force: true });
+      }
       const noTask = await runFerry(['--url', server.url, 'models', 'push', dir]);
       assert.match(noTask.stderr, /is a folder: push a Hugging Face model folder with --task text-classification/);
       rmSync(path.join(dir, 'tokenizer.json'));
