@@ -8,9 +8,11 @@ import { FerryError } from '../core/errors.js';
 import { inspectOnnx } from '../graph/onnx.js';
 import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions } from '../runtimes/runtime.js';
 import { TextTokenizer } from '../text/tokenizer.js';
+import { WordVectors } from '../text/word-vectors.js';
 import { TEXT_TASK_KEYS, TextModel, type TextOptions } from './text-model.js';
 
 export const TEXT_TASKS = ['text-classification', 'feature-extraction'] as const;
+const SERVED_TASKS: readonly string[] = [...TEXT_TASKS, 'word-embedding'];
 
 export class TextTaskRuntime implements Runtime {
   readonly name: string;
@@ -25,8 +27,13 @@ export class TextTaskRuntime implements Runtime {
     const model = await this.inner.load(artifact, options);
     if (task === undefined) return model;
     try {
-      if (!(TEXT_TASKS as readonly string[]).includes(task)) {
-        throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${TEXT_TASKS.join(', ')}`);
+      if (!SERVED_TASKS.includes(task)) {
+        throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${SERVED_TASKS.join(', ')}`);
+      }
+      if (task === 'word-embedding') {
+        const vocab = parse<string[]>(meta, 'ferry.vocab', 'its vocabulary');
+        if (!Array.isArray(vocab) || vocab.length === 0) throw new FerryError('INVALID_ARGUMENT', 'a word-embedding model needs a non-empty vocabulary');
+        return new WordVectors(model, vocab);
       }
       const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)');
       const classes = task === 'text-classification' ? parse<string[]>(meta, TEXT_TASK_KEYS.classes, 'its labels (id2label)') : [];

@@ -7,6 +7,8 @@ import { FerryError } from '../core/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { VersionRecord } from '../registry/records.js';
 import { loadDataset } from './data/load.js';
+import { readFloatInitializers } from './weights.js';
+import { wordVectorModel } from '../text/word-vectors.js';
 import { RECIPES } from './recipes.js';
 import { parseSpec, type TrainSpec } from './spec.js';
 import { train, type TrainInput, type TrainResult } from './trainer.js';
@@ -25,7 +27,12 @@ export interface RunOptions extends Omit<TrainInput, 'dataset' | 'parent'> {
 
 export async function runTraining(opts: RunOptions): Promise<TrainResult> {
   const dataset = await loadDataset(opts.spec.dataset, { baseDir: opts.baseDir });
-  return train({ ...opts, dataset });
+  const result = await train({ ...opts, dataset });
+  if (!dataset.vocabulary) return result;
+  // word vectors: the model to serve is the lookup table with nearest neighbours, not the training net
+  const table = [...readFloatInitializers(result.onnx)].find(([name]) => name.endsWith('.input'))?.[1];
+  if (!table) throw new FerryError('INVALID_ARGUMENT', 'a skipgram dataset trains a SkipGram layer; the model has none');
+  return { ...result, onnx: wordVectorModel(table.data, dataset.vocabulary, result.record) };
 }
 
 export interface SpecOverrides {

@@ -17,6 +17,7 @@ export type LayerSpec =
   | { type: 'Embedding'; num: number; dim: number }
   | { type: 'LayerNorm'; dim: number; eps?: number }
   | { type: 'Sequential'; layers: LayerSpec[] }
+  | { type: 'SkipGram'; vocab: number; dim: number }
   | { type: 'TransformerEncoder'; vocab: number; maxLength: number; dim: number; heads: number; layers: number; ffn?: number; dropout?: number; padId?: number };
 
 export interface TrainSpec {
@@ -54,13 +55,14 @@ export const LAYER_FIELDS: Readonly<Record<LayerSpec['type'], { required: string
   Embedding: { required: ['num', 'dim'], optional: [] },
   LayerNorm: { required: ['dim'], optional: ['eps'] },
   Sequential: { required: ['layers'], optional: [] },
+  SkipGram: { required: ['vocab', 'dim'], optional: [] },
   TransformerEncoder: { required: ['vocab', 'maxLength', 'dim', 'heads', 'layers'], optional: ['ffn', 'dropout', 'padId'] },
 };
 
 const TOP_FIELDS = ['name', 'description', 'dataset', 'input', 'model', 'loss', 'optimizer', 'schedule', 'epochs', 'batchSize', 'seed', 'from', 'freeze'];
 const OPTIMIZERS = { sgd: ['lr', 'momentum', 'nesterov', 'weightDecay'], adam: ['lr', 'betas', 'eps', 'weightDecay'], adamw: ['lr', 'betas', 'eps', 'weightDecay'] };
 const SCHEDULES = { constant: [], step: ['everyEpochs', 'gamma'], exponential: ['gamma'], cosine: ['minLr'] };
-const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin'];
+const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'skipgram'];
 
 const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path ? `${path} ` : ''}${msg}`);
 /** JSON.stringify writes NaN and Infinity as null, which would hide what was wrong */

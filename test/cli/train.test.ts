@@ -115,7 +115,7 @@ describe('ferry train', () => {
 
     const unknown = await ferry(['train', 'mnist-gan', '--data', data]);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no recipe named "mnist-gan"; recipes: mnist-mlp, mnist-cnn, spam-transformer/);
+    assert.match(unknown.stderr, /no recipe named "mnist-gan"; recipes: mnist-mlp, mnist-cnn, word2vec, spam-transformer/);
     const badEpochs = await ferry(['train', 'mnist-mlp', '--epochs', 'three', '--data', data]);
     assert.match(badEpochs.stderr, /--epochs must be an integer ≥ 1, got "three"/);
 

@@ -35,11 +35,12 @@ describe('parseSpec accepts', () => {
       const tape = new Tape();
       let n = 0;
       const net = buildNetwork(recipe.model);
-      const input = recipe.input ?? [(recipe.dataset as { maxLength: number }).maxLength];
+      const input = recipe.input ?? (recipe.dataset.type === 'skipgram' ? [2 + (recipe.dataset.negatives ?? 5)] : [(recipe.dataset as { maxLength: number }).maxLength]);
       const out = net.forward(tape.input('input', [-1, ...input], net.inputType), {
         training: true, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s),
       });
-      assert.deepEqual(out.shape, [-1, name.startsWith('mnist') ? 10 : 2]);
+      // MNIST: 10 digits; spam: ham/spam; word2vec: one score per (center, context|negative) pair
+      assert.deepEqual(out.shape, [-1, name.startsWith('mnist') ? 10 : name === 'word2vec' ? 6 : 2]);
     });
   }
 
@@ -121,8 +122,8 @@ describe('parseSpec rejects, naming the path and the fix', () => {
     rejects(withField({ schedule: { type: 'linear' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ schedule: { type: 'toString' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ loss: 'nll' }), /loss must be one of crossEntropy, mse, binaryCrossEntropy, got "nll"/);
-    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, got "parquet"/);
-    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, got "mnist"/);
+    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, skipgram, got "parquet"/);
+    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, skipgram, got "mnist"/);
   });
 
   it('optimizer and schedule settings out of range', () => {

