@@ -105,6 +105,17 @@ describe('text classification serving', () => {
     assert.match(((await notText.json()) as { error: { message: string } }).error.message, /"input" must be a string or a non-empty list of strings/);
     const missing = await post('/v1/classifications', { model: 'nope', input: 'x' });
     assert.equal(missing.status, 404);
+    const tooMany = await post('/v1/embeddings', { model: 'spam', input: Array.from({ length: 65 }, (_, i) => `text ${i}`) });
+    assert.equal(tooMany.status, 400, 'more texts than the per-request limit (maxBatchSize)');
+    assert.match(((await tooMany.json()) as { error: { message: string } }).error.message, /65 rows but this model's maxBatchSize is 64/);
+    // invalid UTF-8 can only arrive as binary tensor data: a 4-byte length, then the bytes
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } }] }));
+    const badUtf8 = await fetch(`${s.url}/v2/models/spam/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      body: Buffer.concat([header, Buffer.from([2, 0, 0, 0, 0xff, 0xfe])]),
+    });
+    assert.equal(badUtf8.status, 400);
+    assert.match(await badUtf8.text(), /not valid UTF-8/);
   });
 
   it('refuses to register a text model without its tokenizer, or with labels that do not match its outputs', async () => {
