@@ -1,9 +1,10 @@
-// `ferry models ls | show | push | rm | alias | unalias`: the admin API from a terminal.
+// `ferry models ls | show | push | pull | rm | alias | unalias`: the admin API from a terminal.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryClient } from './client.js';
+import { pullCommand } from './hub.js';
 
 interface ModelRow { name: string; versions: number[]; latestVersion: number; aliases: Record<string, number> }
 
@@ -69,6 +70,8 @@ export function modelCommands(program: Command, client: () => FerryClient): void
       }
       console.log(`registered ${v.model} version ${v.version} (${v.sizeBytes} bytes)`);
     });
+
+  pullCommand(models, client, progress);
 
   models.command('rm <name> [version]').description('delete one version, or the whole model when no version is given').action(async (name: string, version?: string) => {
     const p = `/api/models/${encodeURIComponent(name)}${version ? `/versions/${encodeURIComponent(version)}` : ''}`;
