@@ -1,9 +1,10 @@
 // `npm run bench -- <name>`: runs one benchmark by name (all when none is given).
 import { benchServe } from './serve.js';
 import { benchServeWhileTraining } from './serve-while-training.js';
+import { benchText } from './text.js';
 import { benchTrain } from './train.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { serve: benchServe, train: benchTrain, 'serve-train': benchServeWhileTraining };
+const BENCHES: Record<string, () => Promise<void>> = { serve: benchServe, train: benchTrain, 'serve-train': benchServeWhileTraining, text: benchText };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
   const run = BENCHES[name];
