@@ -23,12 +23,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadMnist } from '../src/training/data/mnist.js';
 import { RECIPES } from '../src/training/recipes.js';
+import { freePort, stop } from './processes.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -88,25 +88,6 @@ function wrk(url: string, seconds: number, script: string, body: string): Promis
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function stop(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill(signal);
-    setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
-  });
-}
 
 /** A `ferry serve` from source (tsx), so the measurement is of the code in src/, not a stale dist/. */
 async function startFerry(isolation: string, dataDir: string): Promise<{ proc: ChildProcess; base: string }> {

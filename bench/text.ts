@@ -23,7 +23,6 @@
 // Prints a table, then one JSON line (also saved to bench/out/text.json).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +31,7 @@ import { loadSpamAssassin } from '../src/text/spam-assassin.js';
 import { TextTokenizer } from '../src/text/tokenizer.js';
 import { RECIPES } from '../src/training/recipes.js';
 import { runTraining } from '../src/training/run.js';
+import { freePort, stop } from './processes.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -88,25 +88,6 @@ function wrk(url: string, c: number, script: string, bodies: string, seconds: nu
   return { rps, p50: ms('50%'), p99: ms('99%'), errors };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function stop(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGTERM');
-    setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
-  });
-}
 
 /** Starts a server process and waits until `ready` answers 200; its stderr's tail goes into errors. */
 async function start(args: string[], env: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
