@@ -33,6 +33,12 @@ export interface LoadedModel {
    * the pool then forgets it and loads the version again on the next request.
    */
   infer(inputs: NamedTensors, outputs?: readonly string[]): Promise<NamedTensors>;
+  /**
+   * Refuses one request before it joins a batch (throws INVALID_ARGUMENT), for models whose inputs
+   * carry more than shapes can say (text). A bad request must fail alone: once merged, an error in
+   * the batch fails every request in it.
+   */
+  check?(inputs: NamedTensors): void;
   unload(): Promise<void>;
 }
 

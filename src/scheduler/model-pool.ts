@@ -62,6 +62,7 @@ export class ModelPool {
     // An unload may close this version's queue between acquire and submit: load it again rather than fail.
     if (dep.batcher.closed) dep = await this.acquire(record);
     dep.lastUsed = this.clock.now();
+    dep.model.check?.(inputs);
     return dep.batcher.submit(inputs, opts);
   }
 

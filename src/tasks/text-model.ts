@@ -22,6 +22,9 @@ export interface TextOptions {
   readonly normalize?: boolean;
 }
 
+/** A ceiling for models whose tokenizer states no maximum: beyond it memory, not the model, gives out. */
+export const MAX_TOKENS = 8192;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
 
@@ -88,9 +91,19 @@ export class TextModel implements LoadedModel {
     };
   }
 
+  check(inputs: NamedTensors): void {
+    const texts = textsOf(inputs['text'], 'text');
+    // without truncation a text longer than the model takes is refused: find out now, per request
+    if (!this.opts.truncation) for (const t of texts) this.tokenizer.encode(t, { maxLength: this.maxLength, truncation: false });
+  }
+
+  private get maxLength(): number {
+    return this.opts.maxLength ?? this.tokenizer.maxLength ?? MAX_TOKENS;
+  }
+
   async infer(inputs: NamedTensors): Promise<NamedTensors> {
     const texts = textsOf(inputs['text'], 'text');
-    const batch = this.tokenizer.encodeBatch(texts, { maxLength: this.opts.maxLength, truncation: this.opts.truncation ?? false, padding: 'longest' });
+    const batch = this.tokenizer.encodeBatch(texts, { maxLength: this.maxLength, truncation: this.opts.truncation ?? false, padding: 'longest' });
     const shape = [batch.rows, batch.width];
     const feeds: NamedTensors = { [this.idsInput]: { dtype: 'INT64', shape, data: BigInt64Array.from(batch.ids, BigInt) } };
     const names = this.inner.signature.inputs.map((i) => i.name);

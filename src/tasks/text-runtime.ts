@@ -36,8 +36,11 @@ export class TextTaskRuntime implements Runtime {
         return new WordVectors(model, vocab);
       }
       const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)');
+      if (!isObject(tokenizer) || !isObject(tokenizer.tokenizerJson) || !isObject(tokenizer.tokenizerConfig)) {
+        throw new FerryError('INVALID_ARGUMENT', 'the model\'s tokenizer must hold both tokenizer.json and tokenizer_config.json as objects');
+      }
       const classes = task === 'text-classification' ? parse<string[]>(meta, TEXT_TASK_KEYS.classes, 'its labels (id2label)') : [];
-      const opts = meta[TEXT_TASK_KEYS.text] ? parse<TextOptions>(meta, TEXT_TASK_KEYS.text, 'its text options') : {};
+      const opts = meta[TEXT_TASK_KEYS.text] ? checkOptions(parse<unknown>(meta, TEXT_TASK_KEYS.text, 'its text options')) : {};
       if (task === 'text-classification' && !(Array.isArray(classes) && classes.length > 0 && classes.every((c) => typeof c === 'string'))) {
         throw new FerryError('INVALID_ARGUMENT', 'the model\'s labels must be a non-empty list of strings (id2label)');
       }
@@ -51,6 +54,23 @@ export class TextTaskRuntime implements Runtime {
       throw err;
     }
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Text options from a file: checked now, so a bad value fails the upload, not every request later. */
+function checkOptions(v: unknown): TextOptions {
+  const bad = (what: string) => new FerryError('INVALID_ARGUMENT', `the model's text options: ${what}`);
+  if (!isObject(v)) throw bad('must be an object');
+  if (v['truncation'] !== undefined && typeof v['truncation'] !== 'boolean') throw bad('truncation must be true or false');
+  if (v['normalize'] !== undefined && typeof v['normalize'] !== 'boolean') throw bad('normalize must be true or false');
+  if (v['maxLength'] !== undefined && !(Number.isInteger(v['maxLength']) && (v['maxLength'] as number) > 0 && (v['maxLength'] as number) <= 1_000_000)) {
+    throw bad('maxLength must be a positive integer');
+  }
+  if (v['problemType'] !== undefined && v['problemType'] !== 'single_label_classification' && v['problemType'] !== 'multi_label_classification') {
+    throw bad('problemType must be single_label_classification or multi_label_classification');
+  }
+  return v as TextOptions;
 }
 
 function parse<T>(meta: Readonly<Record<string, string>>, key: string, what: string): T {

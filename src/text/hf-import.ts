@@ -36,7 +36,13 @@ export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
   if (!(TEXT_TASKS as readonly string[]).includes(opts.task)) throw bad(`--task must be one of ${TEXT_TASKS.join(', ')}, got "${opts.task}"`);
   const config = readJson(dir, 'config.json');
   const tokenizerJson = readJson(dir, 'tokenizer.json');
-  const tokenizerConfig = readJson(dir, 'tokenizer_config.json');
+  let tokenizerConfig = readJson(dir, 'tokenizer_config.json');
+  // many HF folders state no usable model_max_length (absent, or 1e30): take the position table's size
+  const stated = tokenizerConfig['model_max_length'];
+  const positions = config['max_position_embeddings'];
+  if (!(typeof stated === 'number' && stated < 1e9) && typeof positions === 'number' && positions > 0) {
+    tokenizerConfig = { ...tokenizerConfig, model_max_length: positions };
+  }
   TextTokenizer.fromFiles(tokenizerJson, tokenizerConfig); // refuses a tokenizer that cannot load, now
   const file = path.join(dir, 'onnx', 'model.onnx');
   if (!existsSync(file)) throw bad(`${dir} has no onnx/model.onnx`);

@@ -63,10 +63,15 @@ export class WordVectors implements LoadedModel {
     };
   }
 
-  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+  check(inputs: NamedTensors): void {
+    this.wordIds(inputs);
+  }
+
+  /** the id of each word, refusing words outside the vocabulary */
+  private wordIds(inputs: NamedTensors): number[] {
     const t = inputs['text'];
     if (!t || t.dtype !== 'BYTES') throw new FerryError('INVALID_ARGUMENT', 'send the words as a BYTES tensor named "text" with shape [n]');
-    const words = (t.data as Uint8Array[]).map((b, i) => {
+    return (t.data as Uint8Array[]).map((b, i) => {
       let w: string;
       try {
         w = utf8.decode(b).trim().toLowerCase();
@@ -77,6 +82,10 @@ export class WordVectors implements LoadedModel {
       if (id === undefined) throw new FerryError('INVALID_ARGUMENT', `"${w.slice(0, 50)}" is not in this model's vocabulary of ${this.vocabulary.length} words; send one lowercase word per text`);
       return id;
     });
+  }
+
+  async infer(inputs: NamedTensors): Promise<NamedTensors> {
+    const words = this.wordIds(inputs);
     const out = await this.inner.infer({ input: { dtype: 'INT64', shape: [words.length], data: BigInt64Array.from(words, BigInt) } });
     const kk = out['neighbors']!.shape[1]!;
     const sims = out['similarity']!.data as Float32Array;

@@ -118,6 +118,13 @@ describe('text classification serving', () => {
     assert.match(await badUtf8.text(), /not valid UTF-8/);
   });
 
+  it('a bad text fails its own request only, not the others batched with it', async () => {
+    const inputs = Array.from({ length: 12 }, (_, i) => (i === 5 ? ['fine', ' '] : [`message number ${i}`]));
+    const answers = await Promise.all(inputs.map((input) => post('/v1/embeddings', { model: 'spam', input })));
+    assert.deepEqual(answers.map((r) => r.status), inputs.map((_, i) => (i === 5 ? 400 : 200)));
+    assert.match(((await answers[5]!.json()) as { error: { message: string } }).error.message, /text 1 is empty/, 'the index is within that request');
+  });
+
   it('refuses to register a text model without its tokenizer, or with labels that do not match its outputs', async () => {
     const noTokenizer = await pushModel(s.url, 'broken', withMetadata(onnx, (m) => m.delete('ferry.tokenizer')));
     assert.equal(noTokenizer.status, 400);
@@ -125,6 +132,15 @@ describe('text classification serving', () => {
     const threeLabels = await pushModel(s.url, 'broken', withMetadata(onnx, (m) => m.set('ferry.classes', JSON.stringify(['a', 'b', 'c']))));
     assert.equal(threeLabels.status, 400);
     assert.match(await threeLabels.text(), /id2label names 3 labels but the model outputs 2 logits/);
+    for (const [key, value, message] of [
+      ['ferry.tokenizer', 'null', /must hold both tokenizer\.json and tokenizer_config\.json/],
+      ['ferry.text', 'null', /text options: must be an object/],
+      ['ferry.text', '{"maxLength":"x"}', /maxLength must be a positive integer/],
+    ] as const) {
+      const res = await pushModel(s.url, 'broken', withMetadata(onnx, (m) => m.set(key, value)));
+      assert.equal(res.status, 400, `${key} = ${value}`);
+      assert.match(await res.text(), message);
+    }
     assert.equal((await fetch(`${s.url}/api/models/broken`)).status, 404, 'nothing registered half-way');
   });
 });

@@ -17,7 +17,11 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 /** OpenAI's error envelope, which its clients parse. */
-const envelope = (e: FerryError) => ({ error: { message: e.message, type: e.code === 'NOT_FOUND' ? 'not_found_error' : 'invalid_request_error', code: e.code.toLowerCase() } });
+const ERROR_TYPES: Partial<Record<FerryError['code'], string>> = {
+  NOT_FOUND: 'not_found_error', UNAUTHENTICATED: 'authentication_error', PERMISSION_DENIED: 'permission_error',
+  RESOURCE_EXHAUSTED: 'rate_limit_error', UNAVAILABLE: 'server_error', INTERNAL: 'server_error', DEADLINE_EXCEEDED: 'server_error',
+};
+const envelope = (e: FerryError) => ({ error: { message: e.message, type: ERROR_TYPES[e.code] ?? 'invalid_request_error', param: null, code: e.code.toLowerCase() } });
 
 /** "name" or "name:version" / "name:alias" */
 function modelRef(model: unknown): [string, string | undefined] {
@@ -45,10 +49,14 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
   });
 
   /** Runs texts through a text model (V2's path: registry, pool, batcher, statistics). */
-  const runTexts = async (model: unknown, input: unknown, want: string, reply: FastifyReply) => {
+  const runTexts = async (model: unknown, input: unknown, want: string, reply: FastifyReply, dimensions?: unknown) => {
     const [name, ref] = modelRef(model);
     const texts = inputTexts(input);
     const rec = await registry.resolve(name, ref);
+    const width = rec.signature.outputs.find((o) => o.name === want)?.shape[1];
+    if (dimensions !== undefined && dimensions !== width) {
+      throw bad(`"dimensions" ${JSON.stringify(dimensions)} is not supported: model "${rec.model}" gives ${width}-dimensional embeddings; leave it out`);
+    }
     const isText = rec.signature.inputs.length === 1 && rec.signature.inputs[0]!.dtype === 'BYTES' && rec.signature.outputs.some((o) => o.name === want);
     if (!isText) {
       throw bad(want === 'embedding'
@@ -95,12 +103,9 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
     if (Array.isArray(body.input) && body.input.some((t) => typeof t !== 'string')) {
       throw bad('"input" must be a string or a list of strings; token-id arrays are not accepted, Ferry tokenizes with the model\'s own tokenizer');
     }
-    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'embedding', reply);
+    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'embedding', reply, body.dimensions);
     const emb = outputs['embedding']!;
     const d = emb.shape[1]!;
-    if (body.dimensions !== undefined && body.dimensions !== d) {
-      throw bad(`"dimensions" ${JSON.stringify(body.dimensions)} is not supported: model "${rec.model}" gives ${d}-dimensional embeddings; leave it out`);
-    }
     const all = emb.data as Float32Array;
     const data = texts.map((_, i) => {
       const row = all.slice(i * d, i * d + d);
