@@ -28,3 +28,9 @@ export function parseVersionRef(ref: string): number | string {
   if (ALIAS_NAME.test(ref)) return ref;
   throw new FerryError('INVALID_ARGUMENT', `version ${JSON.stringify(ref.slice(0, 200))} is neither a version number (1, 2, ...) nor an alias name`);
 }
+
+/** "model", "model:3" or "model:prod": the model name and the version reference, if one is given. */
+export function splitModelRef(ref: string): [string, string | undefined] {
+  const at = ref.lastIndexOf(':');
+  return at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
+}

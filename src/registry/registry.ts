@@ -9,7 +9,7 @@ import type { Runtime, Signature } from '../runtimes/runtime.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { MetadataStore } from './metadata-store.js';
 import { effectiveConfig, parseModelConfig, type ModelConfig, type ServingDefaults } from './model-config.js';
-import { checkAliasName, checkModelName, parseVersionRef } from './names.js';
+import { checkAliasName, checkModelName, parseVersionRef, splitModelRef } from './names.js';
 import type { ModelSummary, VersionRecord } from './records.js';
 
 export interface RegistryOptions {
@@ -118,6 +118,11 @@ export class Registry {
     const rec = await this.meta.getVersion(name, version);
     if (!rec) throw new FerryError('NOT_FOUND', `model "${name}" has no version ${version}; its versions: ${m.versions.join(', ')}`);
     return rec;
+  }
+
+  /** Resolves "model", "model:3" or "model:prod" (the form specs and OpenAI requests use). */
+  resolveRef(ref: string): Promise<VersionRecord> {
+    return this.resolve(...splitModelRef(ref));
   }
 
   async setAlias(name: string, alias: string, version: number): Promise<void> {

@@ -56,9 +56,7 @@ export function resolveSpec(recipeOrSpec: string | unknown, overrides: SpecOverr
 
 /** The registered version a spec's `from` names, with its weights. */
 export async function resolveParent(registry: Registry, ref: string): Promise<Parent> {
-  const at = ref.lastIndexOf(':');
-  const [model, version] = at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
-  const v = await registry.resolve(model, version);
+  const v = await registry.resolveRef(ref);
   const file = await registry.artifacts.localPath(v.artifactKey);
   return { model: v.model, version: v.version, onnx: new Uint8Array(await readFile(file)) };
 }

@@ -24,10 +24,9 @@ const ERROR_TYPES: Partial<Record<FerryError['code'], string>> = {
 const envelope = (e: FerryError) => ({ error: { message: e.message, type: ERROR_TYPES[e.code] ?? 'invalid_request_error', param: null, code: e.code.toLowerCase() } });
 
 /** "name" or "name:version" / "name:alias" */
-function modelRef(model: unknown): [string, string | undefined] {
+function modelRef(model: unknown): string {
   if (typeof model !== 'string' || model === '') throw bad('"model" must name a model, e.g. "spam-transformer" or "spam-transformer:2"');
-  const at = model.lastIndexOf(':');
-  return at > 0 ? [model.slice(0, at), model.slice(at + 1)] : [model, undefined];
+  return model;
 }
 
 function inputTexts(input: unknown): string[] {
@@ -50,9 +49,9 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
 
   /** Runs texts through a text model (V2's path: registry, pool, batcher, statistics). */
   const runTexts = async (model: unknown, input: unknown, want: string, reply: FastifyReply, dimensions?: unknown) => {
-    const [name, ref] = modelRef(model);
     const texts = inputTexts(input);
-    const rec = await registry.resolve(name, ref);
+    const rec = await registry.resolveRef(modelRef(model));
+    const name = rec.model;
     const width = rec.signature.outputs.find((o) => o.name === want)?.shape[1];
     if (dimensions !== undefined && dimensions !== width) {
       throw bad(`"dimensions" ${JSON.stringify(dimensions)} is not supported: model "${rec.model}" gives ${width}-dimensional embeddings; leave it out`);

@@ -63,10 +63,8 @@ export class JobService {
     checkNetwork(spec, spec.input ?? (spec.dataset.type === 'mnist' ? [784] : undefined));
     let parent: JobRecord['parent'];
     if (spec.from) {
-      const at = spec.from.lastIndexOf(':');
-      const [model, ref] = at > 0 ? [spec.from.slice(0, at), spec.from.slice(at + 1)] : [spec.from, undefined];
       try {
-        const v = await this.registry.resolve(model, ref);
+        const v = await this.registry.resolveRef(spec.from);
         parent = { model: v.model, version: v.version };
       } catch (err) {
         if (err instanceof FerryError && err.code === 'NOT_FOUND') throw new FerryError('INVALID_ARGUMENT', `training spec: from: ${err.message}`);
