@@ -51,6 +51,8 @@ export interface TrainGraph {
   readonly frozen: readonly string[];
   readonly masks: readonly MaskInput[];
   readonly hasCorrect: boolean;
+  /** the network's output shape, e.g. [-1, 10] */
+  readonly outputShape: readonly number[];
 }
 
 /** The train step's inputs and outputs for the flat buffers. */
@@ -147,8 +149,13 @@ export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: R
   }));
   return {
     onnx, layout, total: offset,
-    frozen: [...frozen], masks: r.masks, hasCorrect: correct !== undefined,
+    frozen: [...frozen], masks: r.masks, hasCorrect: correct !== undefined, outputShape: out.shape,
   };
+}
+
+/** The network's output shape, from a forward recording alone (checking a spec without data). */
+export function outputShape(n: NetworkShape): readonly number[] {
+  return record(n, false).out.shape;
 }
 
 export function buildEvalGraph(n: NetworkShape): Uint8Array {

@@ -6,11 +6,11 @@ import { FerryError } from '../core/errors.js';
 import type { NamedTensors, Tensor } from '../core/tensor.js';
 import { openGraphSession, type Session } from '../runtimes/onnx/session.js';
 import { FERRY_VERSION } from '../version.js';
-import { fmtShape, Tape, type Value } from './autodiff/tape.js';
+import { fmtShape } from './autodiff/tape.js';
 import type { Checkpoint } from './checkpoint.js';
 import { batches, type Batch } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
-import { buildEvalGraph, buildInferenceModel, buildTrainGraph, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape, type TrainGraph } from './graphs.js';
+import { buildEvalGraph, buildInferenceModel, buildTrainGraph, outputShape, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape, type TrainGraph } from './graphs.js';
 import { buildNetwork } from './nn/build.js';
 import type { Sequential } from './nn/layers.js';
 import type { Module } from './nn/module.js';
@@ -106,7 +106,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   checkSize(net);
   const frozen = frozenNames(spec, net);
   const train = buildTrainGraph(shape, optimizer, frozen);
-  if (kind === 'classes') checkLabels(dataset, forwardShape(shape).at(-1)!);
+  if (kind === 'classes') checkLabels(dataset, train.outputShape.at(-1)!);
   if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
   return { shape, optimizer, frozen, train, classes: dataset.classes };
 }
@@ -128,7 +128,7 @@ export function checkNetwork(spec: TrainSpec, inputShape?: readonly number[]): v
   frozenNames(spec, net);
   if (!inputShape) return;
   try {
-    forwardShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
+    outputShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
   } catch (err) {
     if (err instanceof FerryError) err.message = `model: ${err.message}`;
     throw err;
@@ -153,22 +153,6 @@ function frozenNames(spec: TrainSpec, net: Module): Set<string> {
     if (!names.some((n) => n.startsWith(prefix))) throw bad(`freeze: "${prefix}" matches no parameter; parameters are ${names.join(', ')}`);
   }
   return new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
-}
-
-/** The network's output shape, from a forward recording on a scratch tape. */
-function forwardShape(n: NetworkShape): readonly number[] {
-  const tape = new Tape();
-  const seen = new Map<object, Value>();
-  const x = tape.input('input', [-1, ...n.inputShape], n.inputType);
-  const out = n.net.forward(x, {
-    training: false,
-    param: (p) => {
-      if (!seen.has(p)) seen.set(p, tape.input(`p${seen.size}`, p.shape));
-      return seen.get(p)!;
-    },
-    dropoutMask: (shape) => tape.input(`m${seen.size}`, shape),
-  });
-  return out.shape;
 }
 
 /** A checkpoint must hold exactly this network's parameters and this optimizer's state. */
