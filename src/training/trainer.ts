@@ -3,20 +3,18 @@
 // and ends with the inference model and its training record. It runs wherever it is called — the
 // CLI calls it directly, the job service from a worker thread.
 import { FerryError } from '../core/errors.js';
-import type { NamedTensors, Tensor } from '../core/tensor.js';
+import type { NamedTensors } from '../core/tensor.js';
 import { openGraphSession, type Session } from '../runtimes/onnx/session.js';
 import { FERRY_VERSION } from '../version.js';
 import { fmtShape } from './autodiff/tape.js';
 import type { Checkpoint } from './checkpoint.js';
-import { batches, type Batch } from './data/batches.js';
+import { batches } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
-import { buildEvalGraph, buildInferenceModel, buildTrainGraph, outputShape, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape, type TrainGraph } from './graphs.js';
-import { buildNetwork } from './nn/build.js';
-import type { Sequential } from './nn/layers.js';
+import { chunks, dropoutMask, f32, inputTensor, outputsPerExample, stack, targetTensor } from './feeds.js';
+import { buildEvalGraph, buildInferenceModel, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape } from './graphs.js';
 import type { Module } from './nn/module.js';
-import { targetKind } from './nn/losses.js';
-import { makeOptimizer, type Optimizer } from './nn/optimizers.js';
 import { learningRate } from './nn/schedules.js';
+import { checkResume, prepare } from './prepare.js';
 import type { EpochMetrics, TrainingRecord } from './record.js';
 import { Rng } from './rng.js';
 import type { TrainSpec } from './spec.js';
@@ -70,129 +68,6 @@ export interface TrainResult {
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 const EVAL_BATCH = 500;
-
-/** Everything about a spec that can be checked before a step runs. */
-export interface PreparedRun {
-  readonly shape: NetworkShape;
-  readonly optimizer: Optimizer;
-  readonly frozen: Set<string>;
-  readonly train: TrainGraph;
-  readonly classes?: readonly string[];
-}
-
-export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): PreparedRun {
-  const featureSize = dataset.featureShape.reduce((a, b) => a * b, 1);
-  const inputShape = spec.input ?? dataset.featureShape;
-  const inputSize = inputShape.reduce((a, b) => a * b, 1);
-  if (inputSize !== featureSize) {
-    throw bad(`input ${fmtShape(inputShape)} holds ${inputSize} values but ${dataset.name} examples have ${featureSize} (shape ${fmtShape(dataset.featureShape)}); set "input" to a shape of ${featureSize} values`);
-  }
-  if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
-  const net = network ?? networkOf(spec);
-  const kind = targetKind(spec.loss);
-  if (kind === 'classes' && !dataset.classes) {
-    throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
-  }
-  let targetShape: number[] = [];
-  if (kind === 'floats') {
-    if (dataset.classes) targetShape = spec.loss === 'binaryCrossEntropy' ? [1] : [dataset.classes.length];
-    else targetShape = [dataset.targetSize ?? 1];
-    if (spec.loss === 'binaryCrossEntropy' && dataset.classes && dataset.classes.length !== 2) {
-      throw bad(`binaryCrossEntropy needs two classes; ${dataset.name} has ${dataset.classes.length}: use crossEntropy`);
-    }
-  }
-  const shape: NetworkShape = { net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape };
-  const optimizer = makeOptimizer(spec.optimizer);
-  checkSize(net);
-  const frozen = frozenNames(spec, net);
-  const train = buildTrainGraph(shape, optimizer, frozen);
-  if (kind === 'classes') checkLabels(dataset, train.outputShape.at(-1)!);
-  if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
-  return { shape, optimizer, frozen, train, classes: dataset.classes };
-}
-
-function networkOf(spec: TrainSpec): Sequential {
-  try {
-    return buildNetwork(spec.model);
-  } catch (err) {
-    if (err instanceof FerryError) err.message = `model: ${err.message}`;
-    throw err;
-  }
-}
-
-/** Checks the layers of a spec without any data — their size, the freeze prefixes and, when the
- *  input shape is known, every layer's shapes: what an API can refuse before a job is queued. */
-export function checkNetwork(spec: TrainSpec, inputShape?: readonly number[]): void {
-  const net = networkOf(spec);
-  checkSize(net);
-  frozenNames(spec, net);
-  if (!inputShape) return;
-  try {
-    outputShape({ net, loss: spec.loss, inputShape, inputType: net.inputType, targetShape: [] });
-  } catch (err) {
-    if (err instanceof FerryError) err.message = `model: ${err.message}`;
-    throw err;
-  }
-}
-
-/** Parameters, optimizer state and gradients are all held in memory several times over. */
-export const MAX_PARAMETERS = 50_000_000;
-
-function checkSize(net: Module): void {
-  const params = net.namedParameters();
-  const total = params.reduce((n, [, p]) => n + p.size, 0);
-  if (total > MAX_PARAMETERS) {
-    const [name, biggest] = params.reduce((a, b) => (b[1].size > a[1].size ? b : a));
-    throw bad(`model: the network has ${total.toLocaleString('en-US')} parameters, more than a training job takes (${MAX_PARAMETERS.toLocaleString('en-US')}); the largest is ${name} with ${biggest.size.toLocaleString('en-US')}`);
-  }
-}
-
-function frozenNames(spec: TrainSpec, net: Module): Set<string> {
-  const names = net.namedParameters().map(([n]) => n);
-  for (const prefix of spec.freeze ?? []) {
-    if (!names.some((n) => n.startsWith(prefix))) throw bad(`freeze: "${prefix}" matches no parameter; parameters are ${names.join(', ')}`);
-  }
-  return new Set(names.filter((n) => (spec.freeze ?? []).some((p) => n.startsWith(p))));
-}
-
-/** A checkpoint must hold exactly this network's parameters and this optimizer's state. */
-function checkResume(c: Checkpoint, params: ReadonlyMap<string, Float32Array>, state: ReadonlyMap<string, Float32Array>): void {
-  const want = new Map([...params, ...state].map(([n, t]) => [n, t.length]));
-  const problems: string[] = [];
-  for (const [name, size] of want) {
-    const got = c.tensors.get(name);
-    if (!got) problems.push(`${name} is missing`);
-    else if (got.length !== size) problems.push(`${name} has ${got.length} values, the network ${size}`);
-  }
-  for (const name of c.tensors.keys()) if (!want.has(name)) problems.push(`${name} is not in this network`);
-  if (problems.length > 0) {
-    throw bad(`the checkpoint does not belong to this network and optimizer: ${problems.slice(0, 5).join('; ')}`);
-  }
-}
-
-/** Embedding ids must be whole numbers inside the table; onnxruntime's Gather would fail mid-step. */
-function checkTokenIds(d: Dataset, size: number): void {
-  for (const [part, ex] of [['training', d.train], ['test', d.test]] as const) {
-    const width = ex.x.length / Math.max(1, ex.n);
-    for (let i = 0; i < ex.x.length; i++) {
-      const id = ex.x[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= size) {
-        throw bad(`token id ${id} of ${part} example ${Math.floor(i / width)} is outside the Embedding table of ${size} rows; ids must be integers from 0 to ${size - 1}`);
-      }
-    }
-  }
-}
-
-function checkLabels(d: Dataset, outputs: number): void {
-  for (const [part, ex] of [['training', d.train], ['test', d.test]] as const) {
-    const y = ex.y as Int32Array;
-    for (let i = 0; i < ex.n; i++) {
-      if (y[i]! < 0 || y[i]! >= outputs) {
-        throw bad(`label ${y[i]} (${d.classes?.[y[i]!] ?? '?'}) of ${part} example ${i} is out of range for a network with ${outputs} outputs; make the last layer output ${d.classes?.length ?? y[i]! + 1} classes`);
-      }
-    }
-  }
-}
 
 export async function train(input: TrainInput): Promise<TrainResult> {
   const { spec, dataset, hooks = {} } = input;
@@ -335,9 +210,6 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   return { onnx, record, metrics: history.at(-1)!, ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}) };
 }
 
-function outputsPerExample(n: NetworkShape): number {
-  return n.targetShape.reduce((a, b) => a * b, 1);
-}
 
 function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly number[]][], parent: NonNullable<TrainInput['parent']>): void {
   const weights = readFloatInitializers(parent.onnx);
@@ -356,56 +228,8 @@ function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly
   }
 }
 
-const f32 = (data: Float32Array, shape: readonly number[]): Tensor => ({ dtype: 'FP32', shape: [...shape], data });
-
 function diverged(loss: number, epoch: number, step: number, lr: number): FerryError {
   return bad(`the loss became ${loss} at epoch ${epoch}, step ${step} (learning rate ${lr}); lower optimizer.lr (try ${lr / 10}) or check the data for extreme values`);
-}
-
-/** Groups consecutive batches of the same size, up to `k`, for one looped run. */
-function* chunks(source: Iterable<Batch>, k: number): Generator<Batch[]> {
-  let chunk: Batch[] = [];
-  for (const b of source) {
-    if (chunk.length > 0 && (chunk.length === k || chunk[0]!.size !== b.size)) {
-      yield chunk;
-      chunk = [];
-    }
-    chunk.push(b);
-  }
-  if (chunk.length > 0) yield chunk;
-}
-
-/** Tensors of one shape and type, stacked along a new first axis. */
-function stack(ts: readonly Tensor[]): Tensor {
-  const first = ts[0]!;
-  const n = first.data.length;
-  const data = first.dtype === 'INT64' ? new BigInt64Array(n * ts.length) : new Float32Array(n * ts.length);
-  ts.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * n));
-  return { dtype: first.dtype, shape: [ts.length, ...first.shape], data };
-}
-
-function inputTensor(n: NetworkShape, x: Float32Array, size: number): Tensor {
-  const shape = [size, ...n.inputShape];
-  if (n.inputType === 'INT64') return { dtype: 'INT64', shape, data: BigInt64Array.from(x, (v) => BigInt(Math.round(v))) };
-  return { dtype: 'FP32', shape, data: x };
-}
-
-function targetTensor(n: NetworkShape, y: Int32Array | Float32Array, size: number, d: Dataset): Tensor {
-  if (n.targetShape.length === 0) return { dtype: 'INT64', shape: [size], data: BigInt64Array.from(y as Int32Array, (v) => BigInt(v)) };
-  const width = n.targetShape.reduce((a, b) => a * b, 1);
-  if (!d.classes) return { dtype: 'FP32', shape: [size, ...n.targetShape], data: y as Float32Array };
-  const out = new Float32Array(size * width);
-  if (n.loss === 'binaryCrossEntropy') for (let i = 0; i < size; i++) out[i] = y[i]!;
-  else for (let i = 0; i < size; i++) out[i * width + y[i]!] = 1; // mse on classes: one-hot targets
-  return { dtype: 'FP32', shape: [size, ...n.targetShape], data: out };
-}
-
-function dropoutMask(rng: Rng, shape: readonly number[], p: number, batch: number): Tensor {
-  const n = batch * shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  const keep = 1 / (1 - p);
-  for (let i = 0; i < n; i++) data[i] = rng.next() >= p ? keep : 0;
-  return { dtype: 'FP32', shape: [batch, ...shape], data };
 }
 
 async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: readonly [string, { shape: readonly number[] }][],

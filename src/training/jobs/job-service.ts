@@ -13,7 +13,7 @@ import { checkModelName } from '../../registry/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { registerTrained } from '../run.js';
 import { parseSpec, type TrainSpec } from '../spec.js';
-import { checkNetwork } from '../trainer.js';
+import { checkNetwork } from '../prepare.js';
 import { FINISHED, type JobEvent, type JobRecord } from './job.js';
 import type { JobStore } from './job-store.js';
 import type { JobWorkerData, JobWorkerMessage } from './job-worker.js';
