@@ -66,6 +66,9 @@ export class FerryClient {
       throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error).message})`);
     }
     if (!res.ok || !res.body) throw new ApiError(res.status, `GET ${path}: HTTP ${res.status}`);
+    if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+      throw new ApiError(res.status, `GET ${path} did not answer with an event stream (content-type ${res.headers.get('content-type')})`);
+    }
     const decoder = new TextDecoder();
     let buf = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
