@@ -36,9 +36,10 @@ export interface LoadedModel {
   /**
    * Refuses one request before it joins a batch (throws INVALID_ARGUMENT), for models whose inputs
    * carry more than shapes can say (text). A bad request must fail alone: once merged, an error in
-   * the batch fails every request in it.
+   * the batch fails every request in it. `parameters` are the request's own (V2 `parameters`, or
+   * what an OpenAI-style body adds), for models that take options per request.
    */
-  check?(inputs: NamedTensors): void;
+  check?(inputs: NamedTensors, parameters?: Readonly<Record<string, unknown>>): void;
   unload(): Promise<void>;
 }
 

@@ -38,6 +38,11 @@ export interface Deployment {
 
 const keyOf = (name: string, version: number) => `${name}@${version}`;
 
+export interface InferOptions extends SubmitOptions {
+  /** the request's own parameters, for models that read options per request (LoadedModel.check) */
+  readonly parameters?: Readonly<Record<string, unknown>>;
+}
+
 export class ModelPool {
   private readonly loaded = new Map<string, Deployment>();
   private readonly loading = new Map<string, Promise<Deployment>>();
@@ -57,12 +62,12 @@ export class ModelPool {
   }
 
   /** Loads the version if needed and runs the request through its batcher. */
-  async infer(record: VersionRecord, inputs: NamedTensors, opts: SubmitOptions = {}): Promise<BatchResult> {
+  async infer(record: VersionRecord, inputs: NamedTensors, opts: InferOptions = {}): Promise<BatchResult> {
     let dep = await this.acquire(record);
     // An unload may close this version's queue between acquire and submit: load it again rather than fail.
     if (dep.batcher.closed) dep = await this.acquire(record);
     dep.lastUsed = this.clock.now();
-    dep.model.check?.(inputs);
+    dep.model.check?.(inputs, opts.parameters);
     return dep.batcher.submit(inputs, opts);
   }
 

@@ -20,6 +20,23 @@ export interface TextOptions {
   readonly problemType?: 'single_label_classification' | 'multi_label_classification';
   /** scale embeddings to unit length (sentence-transformers' Normalize) */
   readonly normalize?: boolean;
+  /** how last_hidden_state becomes one vector per text: the mean over real tokens (default), the
+   *  first token ([CLS]), or the element-wise maximum over real tokens (sentence-transformers' Pooling) */
+  readonly pooling?: 'mean' | 'cls' | 'max';
+}
+
+/** What one request may ask of a text model (V2 `parameters`, or the OpenAI-style body). */
+export interface TextRequestOptions {
+  /** cut texts longer than the model takes instead of refusing them; default the model's setting */
+  readonly truncation?: boolean;
+}
+
+/** Request parameters as a text model reads them; anything else in them is not for the model. */
+export function textRequestOptions(parameters: Readonly<Record<string, unknown>> | undefined): TextRequestOptions {
+  const t = parameters?.['truncation'];
+  if (t === undefined) return {};
+  if (typeof t !== 'boolean') throw new FerryError('INVALID_ARGUMENT', `"truncation" must be true or false; got ${JSON.stringify(t)?.slice(0, 40)}`);
+  return { truncation: t };
 }
 
 /** A ceiling for models whose tokenizer states no maximum: beyond it memory, not the model, gives out. */
@@ -91,28 +108,44 @@ export class TextModel implements LoadedModel {
     };
   }
 
-  check(inputs: NamedTensors): void {
-    const texts = textsOf(inputs['text'], 'text');
-    // without truncation a text longer than the model takes is refused: find out now, per request
-    if (!this.opts.truncation) for (const t of texts) this.tokenizer.encode(t, { maxLength: this.maxLength, truncation: false });
+  /**
+   * Tokenizes the request's texts now, so a text that is too long fails its own request, and
+   * remembers the ids for infer(): each text is tokenized once, with the truncation its request
+   * asked for, though it runs in a batch merged from many requests. The merged batch holds the
+   * same byte arrays, which key the remembered ids.
+   */
+  check(inputs: NamedTensors, parameters?: Readonly<Record<string, unknown>>): void {
+    const truncation = textRequestOptions(parameters).truncation ?? this.opts.truncation ?? false;
+    const tensor = inputs['text'];
+    const texts = textsOf(tensor, 'text');
+    const bytes = tensor!.data as Uint8Array[];
+    texts.forEach((t, i) => this.encoded.set(bytes[i]!, this.tokenizer.encode(t, { maxLength: this.maxLength, truncation }).ids));
   }
+
+  private readonly encoded = new WeakMap<Uint8Array, readonly number[]>();
 
   private get maxLength(): number {
     return this.opts.maxLength ?? this.tokenizer.maxLength ?? MAX_TOKENS;
   }
 
   async infer(inputs: NamedTensors): Promise<NamedTensors> {
-    const texts = textsOf(inputs['text'], 'text');
-    const batch = this.tokenizer.encodeBatch(texts, { maxLength: this.maxLength, truncation: this.opts.truncation ?? false, padding: 'longest' });
-    const shape = [batch.rows, batch.width];
+    const tensor = inputs['text'];
+    const bytes = tensor?.dtype === 'BYTES' ? (tensor.data as Uint8Array[]) : [];
+    // texts that did not come through check() (a caller that skips it) are tokenized here, with the model's setting
+    const ids = bytes.every((b) => this.encoded.has(b))
+      ? bytes.map((b) => this.encoded.get(b)!)
+      : textsOf(tensor, 'text').map((t, i) => this.encoded.get(bytes[i]!) ?? this.tokenizer.encode(t, { maxLength: this.maxLength, truncation: this.opts.truncation ?? false }).ids);
+    const batch = this.tokenizer.pad(ids, { padding: 'longest' });
+    const n = batch.rows;
+    const shape = [n, batch.width];
     const feeds: NamedTensors = { [this.idsInput]: { dtype: 'INT64', shape, data: BigInt64Array.from(batch.ids, BigInt) } };
     const names = this.inner.signature.inputs.map((i) => i.name);
     if (names.includes('attention_mask')) feeds['attention_mask'] = { dtype: 'INT64', shape, data: BigInt64Array.from(batch.attentionMask, BigInt) };
-    if (names.includes('token_type_ids')) feeds['token_type_ids'] = { dtype: 'INT64', shape, data: new BigInt64Array(batch.rows * batch.width) };
+    if (names.includes('token_type_ids')) feeds['token_type_ids'] = { dtype: 'INT64', shape, data: new BigInt64Array(n * batch.width) };
     const wanted = [...(this.classify ? ['logits'] : []), ...(this.embeddingOutput ? [this.embeddingOutput] : [])];
     const out = await this.inner.infer(feeds, wanted);
-    const result: NamedTensors = { tokens: { dtype: 'INT64', shape: [texts.length], data: BigInt64Array.from(batch.lengths, BigInt) } };
-    if (this.classify) Object.assign(result, this.scores(out['logits']!.data as Float32Array, texts.length));
+    const result: NamedTensors = { tokens: { dtype: 'INT64', shape: [n], data: BigInt64Array.from(batch.lengths, BigInt) } };
+    if (this.classify) Object.assign(result, this.scores(out['logits']!.data as Float32Array, n));
     if (this.embeddingOutput) result['embedding'] = this.embed(out[this.embeddingOutput]!, batch.attentionMask, batch.width);
     return result;
   }
@@ -145,17 +178,23 @@ export class TextModel implements LoadedModel {
     let out: Float32Array;
     if (t.shape.length === 2) {
       out = data.slice();
-    } else {
-      // mean over the real tokens of [n, width, d]
+    } else if (this.opts.pooling === 'cls') {
       out = new Float32Array(n * d);
+      for (let i = 0; i < n; i++) out.set(data.subarray(i * width * d, i * width * d + d), i * d);
+    } else {
+      // mean (or max) over the real tokens of [n, width, d]
+      const max = this.opts.pooling === 'max';
+      out = new Float32Array(n * d).fill(max ? -Infinity : 0);
       for (let i = 0; i < n; i++) {
         let count = 0;
         for (let j = 0; j < width; j++) {
           if (!mask[i * width + j]) continue;
           count++;
-          for (let k = 0; k < d; k++) out[i * d + k]! += data[(i * width + j) * d + k]!;
+          const row = (i * width + j) * d;
+          if (max) for (let k = 0; k < d; k++) out[i * d + k] = Math.max(out[i * d + k]!, data[row + k]!);
+          else for (let k = 0; k < d; k++) out[i * d + k]! += data[row + k]!;
         }
-        for (let k = 0; k < d; k++) out[i * d + k]! /= Math.max(1, count);
+        if (!max) for (let k = 0; k < d; k++) out[i * d + k]! /= Math.max(1, count);
       }
     }
     if (this.opts.normalize) {

@@ -67,6 +67,9 @@ function checkOptions(v: unknown): TextOptions {
   if (v['maxLength'] !== undefined && !(Number.isInteger(v['maxLength']) && (v['maxLength'] as number) > 0 && (v['maxLength'] as number) <= 1_000_000)) {
     throw bad('maxLength must be a positive integer');
   }
+  if (v['pooling'] !== undefined && v['pooling'] !== 'mean' && v['pooling'] !== 'cls' && v['pooling'] !== 'max') {
+    throw bad(`pooling must be mean, cls or max; got ${JSON.stringify(v['pooling']).slice(0, 40)}`);
+  }
   if (v['problemType'] !== undefined && v['problemType'] !== 'single_label_classification' && v['problemType'] !== 'multi_label_classification') {
     throw bad('problemType must be single_label_classification or multi_label_classification');
   }

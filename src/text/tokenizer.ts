@@ -104,17 +104,22 @@ export class TextTokenizer {
 
   /** Encodes every text and pads the batch (on the right, with padId). */
   encodeBatch(texts: readonly string[], opts: BatchOptions): EncodedBatch {
+    return this.pad(texts.map((t) => this.encodeIds(t, opts)), opts);
+  }
+
+  /** Pads ids that encode() made into one batch (on the right, with padId). */
+  pad(encoded: readonly (readonly number[])[], opts: Pick<BatchOptions, 'padding' | 'maxLength'>): EncodedBatch {
     const limit = opts.maxLength ?? this.maxLength;
     if (opts.padding === 'max_length' && limit === undefined) {
       throw invalid("padding 'max_length' needs a maxLength, and tokenizer_config.json has no model_max_length; send maxLength");
     }
-    const encoded = texts.map((t) => this.encodeIds(t, opts));
     const width = opts.padding === 'max_length' ? limit! : encoded.reduce((w, e) => Math.max(w, e.length), 0);
-    const rows = texts.length;
+    const rows = encoded.length;
     const ids = new Int32Array(rows * width).fill(this.padId);
     const attentionMask = new Int32Array(rows * width);
     const lengths = new Int32Array(rows);
     encoded.forEach((e, i) => {
+      if (e.length > width) throw invalid(`a text of ${e.length} tokens does not fit padding to ${width}`);
       ids.set(e, i * width);
       attentionMask.fill(1, i * width, i * width + e.length);
       lengths[i] = e.length;

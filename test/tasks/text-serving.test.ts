@@ -118,6 +118,22 @@ describe('text classification serving', () => {
     assert.match(await badUtf8.text(), /not valid UTF-8/);
   });
 
+  it('lets a request choose truncation: V2 parameters and the OpenAI-style body alike', async () => {
+    const long = 'free money '.repeat(40);
+    // the trained model truncates by default; a request may ask it not to, and then hears the limit
+    const v2 = await post('/v2/models/spam/infer', { parameters: { truncation: false }, inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [long] }] });
+    assert.equal(v2.status, 400);
+    assert.match(await v2.text(), /longer than the model's maximum of 32/);
+    const cls = await post('/v1/classifications', { model: 'spam', input: long, truncation: false });
+    assert.equal(cls.status, 400);
+    const cut = await post('/v1/classifications', { model: 'spam', input: [long, 'hi'], truncation: true });
+    assert.equal(cut.status, 200, await cut.clone().text());
+    assert.equal(((await cut.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens, 32 + 3, 'cut to 32 tokens; "hi" is [CLS] hi [SEP]');
+    const bad = await post('/v1/embeddings', { model: 'spam', input: 'x', truncation: 'yes' });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /"truncation" must be true or false/);
+  });
+
   it('a bad text fails its own request only, not the others batched with it', async () => {
     const inputs = Array.from({ length: 12 }, (_, i) => (i === 5 ? ['fine', ' '] : [`message number ${i}`]));
     const answers = await Promise.all(inputs.map((input) => post('/v1/embeddings', { model: 'spam', input })));

@@ -20,6 +20,8 @@ export interface InferRequest {
   readonly priority?: number;
   /** from the V2 `timeout` parameter, which is in microseconds */
   readonly timeoutMs?: number;
+  /** every request parameter, for models that read their own (a text model's `truncation`) */
+  readonly parameters: Readonly<Record<string, unknown>>;
 }
 
 const MAX_RANK = 16;
@@ -110,7 +112,7 @@ function decodeParsed(req: unknown, binary: Buffer | undefined): InferRequest {
       return { name: o.name, binary: p.binary_data === undefined ? binaryAll : p.binary_data === true };
     });
   }
-  return { id, inputs: tensors, outputs: requested, binaryAll, ...scheduleParams(params) };
+  return { id, inputs: tensors, outputs: requested, binaryAll, ...scheduleParams(params), parameters: params };
 }
 
 function scheduleParams(p: Record<string, unknown>): { priority?: number; timeoutMs?: number } {

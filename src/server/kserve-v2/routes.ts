@@ -74,7 +74,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
     if (reply.raw.destroyed && !reply.raw.writableFinished) abort.cancel();
     let result;
     try {
-      result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, cancellation: abort });
+      result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, cancellation: abort, parameters: req.parameters });
     } catch (err) {
       monitor.request(name, rec.version, false, performance.now() - started, 0);
       throw err;

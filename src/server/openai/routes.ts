@@ -10,6 +10,8 @@ import type { ServerDeps } from '../app.js';
 interface ClassificationBody {
   model?: unknown;
   input?: unknown;
+  /** Ferry's extension: cut texts longer than the model takes instead of refusing them */
+  truncation?: unknown;
 }
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
@@ -48,8 +50,10 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
   });
 
   /** Runs texts through a text model (V2's path: registry, pool, batcher, statistics). */
-  const runTexts = async (model: unknown, input: unknown, want: string, reply: FastifyReply, dimensions?: unknown) => {
+  const runTexts = async (body: ClassificationBody, want: string, reply: FastifyReply, dimensions?: unknown) => {
+    const { model, input } = body;
     const texts = inputTexts(input);
+    if (body.truncation !== undefined && typeof body.truncation !== 'boolean') throw bad('"truncation" must be true or false');
     const rec = await registry.resolveRef(modelRef(model));
     const name = rec.model;
     const width = rec.signature.outputs.find((o) => o.name === want)?.shape[1];
@@ -69,7 +73,7 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
     const started = performance.now();
     const inputs = { text: { dtype: 'BYTES' as const, shape: [texts.length], data: texts.map((t) => utf8.encode(t)) } };
     try {
-      const result = await pool.infer(rec, inputs, { cancellation: abort });
+      const result = await pool.infer(rec, inputs, { cancellation: abort, parameters: body.truncation === undefined ? undefined : { truncation: body.truncation } });
       monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
       const tokens = Array.from(result.outputs['tokens']!.data as BigInt64Array, Number);
       return { rec, texts, outputs: result.outputs, promptTokens: tokens.reduce((a, b) => a + b, 0) };
@@ -81,7 +85,7 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
 
   app.post('/classifications', { config: { scope: 'infer' } }, async (request, reply) => {
     const body = (request.body ?? {}) as ClassificationBody;
-    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'scores', reply);
+    const { rec, texts, outputs, promptTokens } = await runTexts(body, 'scores', reply);
     const scores = outputs['scores']!;
     const labels = (outputs['label']!.data as Uint8Array[]).map((b) => utf8Decoder.decode(b));
     const width = scores.shape[1]!;
@@ -102,7 +106,7 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
     if (Array.isArray(body.input) && body.input.some((t) => typeof t !== 'string')) {
       throw bad('"input" must be a string or a list of strings; token-id arrays are not accepted, Ferry tokenizes with the model\'s own tokenizer');
     }
-    const { rec, texts, outputs, promptTokens } = await runTexts(body.model, body.input, 'embedding', reply, body.dimensions);
+    const { rec, texts, outputs, promptTokens } = await runTexts(body, 'embedding', reply, body.dimensions);
     const emb = outputs['embedding']!;
     const d = emb.shape[1]!;
     const all = emb.data as Float32Array;
