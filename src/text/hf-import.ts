@@ -6,12 +6,15 @@
 //   tokenizer.json         WordPiece, BPE or Unigram (@huggingface/tokenizers)
 //   tokenizer_config.json  pad_token, model_max_length, …
 //   onnx/model.onnx        input_ids (+ attention_mask, token_type_ids) → logits
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+//   modules.json           optional (sentence-transformers): Pooling and Normalize for feature extraction
+//
+// The folder is read through ModelFiles, so a folder on disk and an uploaded tar take one path.
 import { FerryError } from '../core/errors.js';
 import { decodeModel, encodeModel, inspectOnnx } from '../graph/onnx.js';
 import { TEXT_TASK_KEYS, type TextOptions } from '../tasks/text-model.js';
 import { TEXT_TASKS } from '../tasks/text-runtime.js';
+import { folderFiles, readJson, type ModelFiles } from './model-files.js';
+import { sentenceTransformerOptions } from './sentence-transformers.js';
 import { TextTokenizer } from './tokenizer.js';
 
 export interface PackOptions {
@@ -21,22 +24,31 @@ export interface PackOptions {
 }
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+const LAYOUT = 'a Hugging Face model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx';
 
-function readJson(dir: string, file: string): Record<string, unknown> {
-  const p = path.join(dir, file);
-  if (!existsSync(p)) throw bad(`${dir} has no ${file}; a Hugging Face model folder needs config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx`);
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw bad(`${file} is not valid JSON: ${(err as Error).message}`);
-  }
+function requiredJson(files: ModelFiles, file: string): Record<string, unknown> {
+  const v = readJson(files, file);
+  if (v === undefined) throw bad(`${files.label} has no ${file}; ${LAYOUT}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(`${file} must be a JSON object`);
+  return v as Record<string, unknown>;
 }
 
+/** Packs a model folder on disk; see packHfFiles. */
 export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
+  return packHfFiles(folderFiles(dir), opts);
+}
+
+/**
+ * One ONNX file from a Hugging Face model folder, with its tokenizer, labels and text options in
+ * metadata_props.
+ *
+ *   const onnx = packHfFiles(memoryFiles(tarFiles(readTar(body))), { task: 'text-classification' });
+ */
+export function packHfFiles(files: ModelFiles, opts: PackOptions): Uint8Array {
   if (!(TEXT_TASKS as readonly string[]).includes(opts.task)) throw bad(`--task must be one of ${TEXT_TASKS.join(', ')}, got "${opts.task}"`);
-  const config = readJson(dir, 'config.json');
-  const tokenizerJson = readJson(dir, 'tokenizer.json');
-  let tokenizerConfig = readJson(dir, 'tokenizer_config.json');
+  const config = requiredJson(files, 'config.json');
+  const tokenizerJson = requiredJson(files, 'tokenizer.json');
+  let tokenizerConfig = requiredJson(files, 'tokenizer_config.json');
   // many HF folders state no usable model_max_length (absent, or 1e30): take the position table's size
   const stated = tokenizerConfig['model_max_length'];
   const positions = config['max_position_embeddings'];
@@ -44,19 +56,17 @@ export function packHfDirectory(dir: string, opts: PackOptions): Uint8Array {
     tokenizerConfig = { ...tokenizerConfig, model_max_length: positions };
   }
   TextTokenizer.fromFiles(tokenizerJson, tokenizerConfig); // refuses a tokenizer that cannot load, now
-  const file = path.join(dir, 'onnx', 'model.onnx');
-  if (!existsSync(file)) throw bad(`${dir} has no onnx/model.onnx`);
-  if (existsSync(`${file}_data`)) throw bad('onnx/model.onnx keeps its weights in a separate model.onnx_data file, which Ferry cannot register yet; export the model with its weights inside');
-  const bytes = new Uint8Array(readFileSync(file));
+  const bytes = files.read('onnx/model.onnx');
+  if (!bytes) throw bad(`${files.label} has no onnx/model.onnx; ${LAYOUT}`);
+  if (files.has('onnx/model.onnx_data')) throw bad('onnx/model.onnx keeps its weights in a separate model.onnx_data file, which Ferry cannot register yet; export the model with its weights inside');
   const summary = inspectOnnx(bytes);
   const outputs = summary.outputs.map((o) => o.name);
   if (opts.task === 'feature-extraction') {
     if (!outputs.includes('last_hidden_state') && !outputs.includes('embeddings')) {
       throw bad(`a feature-extraction model needs an output named last_hidden_state (or embeddings); onnx/model.onnx has ${outputs.join(', ')}`);
     }
-    // sentence-transformers marks unit-length embeddings with a Normalize module in modules.json
-    const modules = existsSync(path.join(dir, 'modules.json')) ? readFileSync(path.join(dir, 'modules.json'), 'utf8') : '';
-    return withMetadata(bytes, opts.task, { tokenizerJson, tokenizerConfig }, [], { truncation: opts.truncation ?? false, normalize: modules.includes('Normalize') });
+    const text: TextOptions = { truncation: opts.truncation ?? false, ...sentenceTransformerOptions(files) };
+    return withMetadata(bytes, opts.task, { tokenizerJson, tokenizerConfig }, [], text);
   }
   const logits = summary.outputs.find((o) => o.name === 'logits');
   if (!logits) throw bad(`onnx/model.onnx has no output named logits (it has ${outputs.join(', ')})`);

@@ -1,12 +1,13 @@
 // The admin API under /api: models, versions, uploads and aliases. Errors use the envelope
 // {"error": {"code", "message"}} with a stable code a program can branch on.
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FerryError } from '../../core/errors.js';
 import { checkAliasName, checkModelName, parseVersionRef } from '../../registry/names.js';
 import type { VersionRecord } from '../../registry/records.js';
 import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { sendError, type ServerDeps } from '../app.js';
+import { isTarUpload, packOptions, packTar, readBody } from './hf-upload.js';
 import { trainingRoutes } from './training-routes.js';
 
 interface NameParams { name: string }
@@ -48,15 +49,23 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   });
 
   // Uploads stream straight to the staging area whatever their content type (curl --data-binary sends
-  // application/x-www-form-urlencoded), so they get their own scope with a pass-through parser.
+  // application/x-www-form-urlencoded), so they get their own scope with a pass-through parser. A tar of
+  // a Hugging Face model folder (application/x-tar or application/gzip, with ?task=) is the exception:
+  // it is read whole, within maxUploadBytes, and packed into one .onnx file first (see hf-upload.ts).
   app.register(async (upload) => {
     upload.removeAllContentTypeParsers();
     upload.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     // A refused upload may leave part of its body unread on the socket, and a keep-alive connection in
     // that state holds up server.close() (and with it a SIGTERM drain) until the client gives up.
     upload.setErrorHandler((err, request, reply) => sendError(request, reply.header('connection', 'close'), err, envelope));
-    upload.post<{ Params: NameParams; Querystring: { config?: string; description?: string } }>('/models/:name/versions', admin, async (request, reply) => {
+    upload.post<{ Params: NameParams; Querystring: { config?: string; description?: string; task?: string; truncation?: string } }>('/models/:name/versions', admin, async (request, reply) => {
       checkModelName(request.params.name);
+      const tar = isTarUpload(request.headers['content-type']);
+      // Without this, a tar sent as application/octet-stream would fail as "not an ONNX model".
+      if (!tar && (request.query.task !== undefined || request.query.truncation !== undefined)) {
+        throw new FerryError('INVALID_ARGUMENT', '"task" and "truncation" apply to a Hugging Face model folder sent as a tar; send it with Content-Type: application/x-tar, or leave them out for an .onnx file');
+      }
+      const hf = tar ? packOptions(request.query) : undefined;
       let config: unknown = {};
       if (request.query.config !== undefined) {
         try {
@@ -65,8 +74,12 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
           throw new FerryError('INVALID_ARGUMENT', 'query parameter "config" must be a JSON object, e.g. {"maxBatchSize": 32}');
         }
       }
-      const source = request.body as Readable | undefined;
+      let source = request.body as Readable | undefined;
       if (!source) throw new FerryError('INVALID_ARGUMENT', 'send the .onnx file as the request body');
+      if (hf) {
+        const limit = deps.config.maxUploadBytes;
+        source = Readable.from([packTar(await readBody(source, limit), hf, limit)]);
+      }
       const metadata = { source: 'upload', ...(request.query.description ? { description: request.query.description } : {}) };
       const v = await registry.push(request.params.name, source, { config: config as object, metadata });
       return reply.code(201).send(versionView(v));
