@@ -11,10 +11,14 @@ import { Monitor } from './monitor/monitor.js';
 import { importBuiltins } from './registry/builtin.js';
 import { CachedMetadataStore } from './registry/cached-store.js';
 import { FsArtifactStore } from './registry/fs/fs-artifact-store.js';
-import { Registry } from './registry/registry.js';
+import { Registry, type CheckedModel } from './registry/registry.js';
 import { SqliteMetadataStore } from './registry/sqlite/sqlite-store.js';
+import { inspectGguf, GENERATIVE_SIGNATURE } from './llm/gguf/inspect.js';
+import { LlamaRuntime } from './runtimes/llama/llama-runtime.js';
+import { probeGguf } from './runtimes/llama/probe.js';
 import { OnnxRuntime } from './runtimes/onnx/onnx-runtime.js';
 import type { Runtime } from './runtimes/runtime.js';
+import { GenerationPool } from './scheduler/generation-pool.js';
 import { ModelPool } from './scheduler/model-pool.js';
 import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
 import { buildServer } from './server/app.js';
@@ -36,6 +40,22 @@ export interface FerryOptions {
 /** Models whose files say they are text models take strings (src/tasks/text-runtime.ts). */
 const textModels = (inner: Runtime): Runtime => new textModelsRuntime(inner);
 
+/** A GGUF upload: Ferry's own header checks, then a test load in a child process (llama.cpp can
+ *  abort the process on a file it cannot read). */
+async function checkGguf(file: string): Promise<CheckedModel> {
+  const summary = inspectGguf(file);
+  await probeGguf(file);
+  const { shape } = summary;
+  return {
+    signature: GENERATIVE_SIGNATURE,
+    embedded: {
+      task: 'text-generation', architecture: shape.architecture, contextLength: shape.contextLength, vocabSize: shape.vocab,
+      layers: shape.blocks, embedding: shape.embedding, heads: shape.heads, chatTemplate: summary.hasChatTemplate,
+      ...(summary.name ? { description: summary.name } : {}),
+    },
+  };
+}
+
 export function openRegistry(config: FerryConfig, checkRuntime?: Runtime): Registry {
   mkdirSync(config.data, { recursive: true });
   const meta = new CachedMetadataStore(new SqliteMetadataStore(path.join(config.data, 'ferry.db')));
@@ -43,7 +63,7 @@ export function openRegistry(config: FerryConfig, checkRuntime?: Runtime): Regis
   // Uploads are test-loaded in a worker thread whatever the serving isolation: loading a large or
   // hostile model can take seconds, and the event loop must keep answering meanwhile.
   const runtime = checkRuntime ?? textModels(new OnnxRuntime({ isolation: 'worker' }));
-  return new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults: config.batching });
+  return new Registry(meta, artifacts, runtime, { maxUploadBytes: config.maxUploadBytes, intraOpThreads: config.intraOpThreads, defaults: config.batching, checkGguf });
 }
 
 export class Ferry {
@@ -57,6 +77,7 @@ export class Ferry {
     readonly monitor: Monitor,
     readonly logger: Logger,
     readonly jobs: JobService,
+    readonly generation: GenerationPool,
   ) {}
 
   static async create(opts: FerryOptions): Promise<Ferry> {
@@ -77,13 +98,14 @@ export class Ferry {
     const jobs = new JobService(new SqliteJobStore(path.join(config.data, 'ferry.db')), registry, {
       dataDir: config.data, threads: config.trainingThreads, logger,
     });
+    const generation = new GenerationPool(registry, new LlamaRuntime(), { ...config.generation, logger });
     let ferry: Ferry | undefined;
     const app = buildServer({
-      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs,
+      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation,
       authorizer: opts.authorizer ?? new OpenAuthorizer(),
       isReady: () => ferry?.ready === true,
     });
-    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs);
+    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs, generation);
     const removed = await registry.collectGarbage();
     if (removed > 0) logger.warn({ removed }, 'removed model files no version referenced (left by an interrupted upload)');
     if (config.builtinModels) {
@@ -110,6 +132,7 @@ export class Ferry {
     await this.jobs.close();
     await this.app.close();
     await this.pool.close();
+    await this.generation.close();
     await this.registry.meta.close();
   }
 }

@@ -40,6 +40,17 @@ export interface FerryConfig {
    *  default of 1 leaves the other cores to serving */
   trainingThreads: number;
   batching: BatchingDefaults;
+  generation: GenerationDefaults;
+}
+
+/** Generative (GGUF) models: how many requests decode together, and how many may wait. */
+export interface GenerationDefaults {
+  /** sequences of one model that decode together in one batch */
+  parallel: number;
+  /** requests waiting for a sequence beyond those; more get 429 */
+  maxQueueSize: number;
+  /** llama.cpp threads per model (1 suits small models on few cores) */
+  threads: number;
 }
 
 export const DEFAULT_CONFIG: FerryConfig = {
@@ -60,6 +71,7 @@ export const DEFAULT_CONFIG: FerryConfig = {
   shutdownTimeoutMs: 30_000,
   trainingThreads: 1,
   batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, instances: 1, defaultTimeoutMs: 0 },
+  generation: { parallel: 4, maxQueueSize: 64, threads: 1 },
 };
 
 type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] };
@@ -86,6 +98,9 @@ const SCHEMA: Record<string, Kind> = {
   'batching.maxQueueSize': int(1, 1_000_000),
   'batching.instances': int(1, 64),
   'batching.defaultTimeoutMs': int(0, 3_600_000),
+  'generation.parallel': int(1, 256),
+  'generation.maxQueueSize': int(0, 1_000_000),
+  'generation.threads': int(1, 256),
 };
 
 /** FERRY_ variables that are not server settings: read by the CLI's client commands and by loadConfig. */

@@ -2,10 +2,13 @@
 import type { Signature } from '../runtimes/runtime.js';
 import type { ModelConfig } from './model-config.js';
 
+export type ModelFormat = 'onnx' | 'gguf';
+
 export interface VersionRecord {
   readonly model: string;
   readonly version: number;
-  readonly format: 'onnx';
+  /** onnx: tensors in, tensors out (V2 infer); gguf: a generative model (the OpenAI routes) */
+  readonly format: ModelFormat;
   /** where the ArtifactStore keeps the file */
   readonly artifactKey: string;
   readonly sizeBytes: number;

@@ -2,7 +2,7 @@
 // visible only after its file was staged, parsed by Ferry's own ONNX reader and loaded by the runtime.
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { FerryError } from '../core/errors.js';
 import { inspectOnnx, OnnxFormatError, type OnnxSummary } from '../graph/onnx.js';
 import type { Runtime, Signature } from '../runtimes/runtime.js';
@@ -10,12 +10,17 @@ import type { ArtifactStore } from './artifact-store.js';
 import type { MetadataStore } from './metadata-store.js';
 import { effectiveConfig, parseModelConfig, type ModelConfig, type ServingDefaults } from './model-config.js';
 import { checkAliasName, checkModelName, parseVersionRef, splitModelRef } from './names.js';
-import type { ModelSummary, VersionRecord } from './records.js';
+import type { ModelFormat, ModelSummary, VersionRecord } from './records.js';
+
+/** "GGUF": llama.cpp's model files, served as generative models */
+const GGUF_MAGIC = [0x47, 0x47, 0x55, 0x46];
 
 export interface RegistryOptions {
   readonly maxUploadBytes: number;
   readonly intraOpThreads: number;
   readonly defaults: ServingDefaults;
+  /** checks and test-loads a GGUF upload (generative models); without it GGUF files are refused */
+  readonly checkGguf?: (file: string) => Promise<CheckedModel>;
 }
 
 export interface PushOptions {
@@ -40,15 +45,16 @@ export class Registry {
     const config = parseModelConfig(opts.config ?? {});
     const staged = await this.artifacts.stage(source, this.options.maxUploadBytes);
     try {
-      const { signature, embedded } = await this.check(staged.path, staged.sizeBytes);
-      effectiveConfig(config, signature, this.options.defaults); // rejects e.g. batching a model that cannot batch
+      const { signature, embedded, format = 'onnx' } = await this.check(staged.path, staged.sizeBytes);
+      // rejects e.g. batching a model that cannot batch; a generative model has no batcher
+      if (format === 'onnx') effectiveConfig(config, signature, this.options.defaults);
       // The random part keeps two versions with the same bytes from sharing one file, which deleting
       // either of them would remove.
-      const key = `models/${name}/${staged.sha256.slice(0, 16)}-${randomBytes(6).toString('hex')}.onnx`;
+      const key = `models/${name}/${staged.sha256.slice(0, 16)}-${randomBytes(6).toString('hex')}.${format}`;
       await this.artifacts.commit(staged, key);
       try {
         return await this.meta.addVersion({
-          model: name, format: 'onnx', artifactKey: key, sizeBytes: staged.sizeBytes, sha256: staged.sha256,
+          model: name, format, artifactKey: key, sizeBytes: staged.sizeBytes, sha256: staged.sha256,
           signature, config, metadata: { ...embedded, ...opts.metadata },
         });
       } catch (err) {
@@ -76,7 +82,11 @@ export class Registry {
 
   /** Parses with Ferry's reader first (native code is never handed garbage), then test-loads it. */
   private async checkNow(file: string, size: number): Promise<CheckedModel> {
-    if (size === 0) throw new FerryError('INVALID_ARGUMENT', 'the uploaded file is empty; send the bytes of an .onnx model as the request body');
+    if (size === 0) throw new FerryError('INVALID_ARGUMENT', 'the uploaded file is empty; send the bytes of an .onnx or .gguf model as the request body');
+    if (await startsWith(file, GGUF_MAGIC)) {
+      if (!this.options.checkGguf) throw new FerryError('INVALID_ARGUMENT', 'this registry does not take GGUF models');
+      return { ...(await this.options.checkGguf(file)), format: 'gguf' };
+    }
     let summary: OnnxSummary;
     try {
       summary = inspectOnnx(new Uint8Array(await readFile(file)));
@@ -167,8 +177,21 @@ export class Registry {
   }
 }
 
-interface CheckedModel {
+/** Whether the file begins with these bytes. */
+async function startsWith(file: string, magic: readonly number[]): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(magic.length);
+    const { bytesRead } = await fh.read(b, 0, magic.length, 0);
+    return bytesRead === magic.length && magic.every((m, i) => b[i] === m);
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface CheckedModel {
   readonly signature: Signature;
+  readonly format?: ModelFormat;
   /** what the file says about itself, kept in the version's metadata */
   readonly embedded: Record<string, unknown>;
 }

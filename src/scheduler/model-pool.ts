@@ -95,6 +95,9 @@ export class ModelPool {
 
   private async load(record: VersionRecord): Promise<Deployment> {
     const { model: name, version } = record;
+    if (record.format !== 'onnx') {
+      throw new FerryError('INVALID_ARGUMENT', `model "${name}" is a generative model (${record.format}); send it prompts through POST /v1/completions or /v1/chat/completions`);
+    }
     const estimatedBytes = record.sizeBytes * 2;
     await this.makeRoom(estimatedBytes); // reserves estimatedBytes
     let model: LoadedModel;
@@ -102,7 +105,7 @@ export class ModelPool {
     try {
       try {
         const path = await this.registry.artifacts.localPath(record.artifactKey);
-        model = await this.runtime.load({ path, format: record.format }, { intraOpThreads: this.options.intraOpThreads });
+        model = await this.runtime.load({ path, format: 'onnx' }, { intraOpThreads: this.options.intraOpThreads });
       } catch (err) {
         this.monitor.metrics.modelLoads.labels(name, String(version), 'failure').inc();
         // The cause (a missing file, an ORT message) names paths on this server: it goes to the log,

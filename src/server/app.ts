@@ -13,6 +13,7 @@ import type { ModelPool } from '../scheduler/model-pool.js';
 import type { Authorizer, Scope } from '../security/authorizer.js';
 import { adminRoutes } from './admin/routes.js';
 import { openaiRoutes } from './openai/routes.js';
+import type { GenerationPool } from '../scheduler/generation-pool.js';
 import { kserveV2Routes } from './kserve-v2/routes.js';
 import { opsRoutes } from './ops-routes.js';
 
@@ -22,6 +23,8 @@ export interface ServerDeps {
   /** training jobs; absent in servers built without them (some tests) */
   readonly jobs?: JobService;
   readonly pool: ModelPool;
+  /** generative (GGUF) models; absent in servers built without them (some tests) */
+  readonly generation?: GenerationPool;
   readonly monitor: Monitor;
   readonly authorizer: Authorizer;
   readonly logger: Logger;

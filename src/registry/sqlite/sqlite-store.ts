@@ -41,7 +41,7 @@ interface VersionRow {
 
 function toRecord(r: VersionRow): VersionRecord {
   return {
-    model: r.model, version: r.version, format: r.format as 'onnx', artifactKey: r.artifact_key,
+    model: r.model, version: r.version, format: r.format as VersionRecord['format'], artifactKey: r.artifact_key,
     sizeBytes: r.size_bytes, sha256: r.sha256, createdAt: r.created_at,
     signature: JSON.parse(r.signature), config: JSON.parse(r.config), metadata: JSON.parse(r.metadata),
   };

@@ -91,11 +91,13 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
     const version = versionNumber(request.params.version);
     const rec = await registry.deleteVersion(name, version);
     await pool.unload(name, version, 'deleted');
+    await deps.generation?.unload(name, version);
     return { deleted: versionView(rec) };
   });
   app.delete<{ Params: NameParams }>('/models/:name', admin, async (request) => {
     const removed = await registry.deleteModel(request.params.name);
     await pool.unload(request.params.name, undefined, 'deleted');
+    await deps.generation?.unload(request.params.name);
     return { deleted: removed.map(versionView) };
   });
 

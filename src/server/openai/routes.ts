@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import { Cancellation } from '../../core/cancel.js';
 import type { ServerDeps } from '../app.js';
+import { generationRoutes } from './generation-routes.js';
 
 interface ClassificationBody {
   model?: unknown;
@@ -43,6 +44,9 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
   const { registry, pool, monitor } = deps;
   const { sendError } = await import('../app.js');
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, envelope));
+
+  // chat and completions share this plugin's error envelope
+  if (deps.generation) await generationRoutes(app, { deps, generation: deps.generation });
 
   app.get('/models', { config: { scope: 'read' } }, async () => {
     const models = await registry.list();

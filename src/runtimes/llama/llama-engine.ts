@@ -1,0 +1,140 @@
+// GGUF models on llama.cpp through node-llama-cpp 3.21.1: the one file that imports it.
+//
+// One context per loaded model with `parallel` sequences: requests that hold a sequence decode
+// together in one batch (node-llama-cpp batches pending work of a context's sequences), and requests
+// beyond `parallel` wait in a bounded FIFO queue. A request that ends early (the client went away,
+// a stop string matched) clears its sequence and hands it to the next waiter at once.
+import { getLlama, LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from 'node-llama-cpp';
+import { FerryError } from '../../core/errors.js';
+import type { GeneratedToken, GenerateRequest, GenerativeModel, GenerativeRuntime } from '../../tasks/generation.js';
+
+let shared: Promise<Llama> | undefined;
+/** llama.cpp's CPU build, loaded once per process (about a second). Its log lines go nowhere: load
+ *  failures surface as errors from loadModel, and llama.cpp's own chatter is not Ferry's log. */
+function llamaInstance(): Promise<Llama> {
+  shared ??= getLlama({ gpu: false, build: 'never', logger: () => {}, progressLogs: false });
+  return shared;
+}
+
+export class LlamaEngine implements GenerativeRuntime {
+  async load(path: string, opts: { parallel: number; maxQueue: number; threads: number }): Promise<GenerativeModel> {
+    const llama = await llamaInstance();
+    const model = await llama.loadModel({ modelPath: path });
+    try {
+      const context = await model.createContext({ sequences: opts.parallel, contextSize: model.trainContextSize, threads: opts.threads });
+      return new LlamaGenerativeModel(llama, model, context, opts.maxQueue);
+    } catch (err) {
+      await model.dispose();
+      throw err;
+    }
+  }
+}
+
+class LlamaGenerativeModel implements GenerativeModel {
+  readonly contextLength: number;
+  readonly chatTemplate?: string;
+  readonly bosToken?: string;
+  readonly eosToken?: string;
+  private readonly free: LlamaContextSequence[] = [];
+  private readonly waiting: { resolve: (s: LlamaContextSequence) => void; reject: (e: unknown) => void; signal: AbortSignal }[] = [];
+  private running = 0;
+  private jsonGrammar?: Promise<LlamaGrammar>;
+
+  constructor(private readonly llama: Llama, private readonly model: LlamaModel, private readonly context: LlamaContext, private readonly maxQueue: number) {
+    // the model's own length: llama.cpp rounds a context up to a multiple of 256, which the model never trained for
+    this.contextLength = Math.min(model.trainContextSize, context.contextSize);
+    const template = model.fileInfo.metadata.tokenizer?.chat_template;
+    if (typeof template === 'string') this.chatTemplate = template;
+    this.bosToken = model.tokens.bosString ?? undefined;
+    this.eosToken = model.tokens.eosString ?? undefined;
+    for (let i = 0; i < context.totalSequences; i++) this.free.push(context.getSequence());
+  }
+
+  tokenize(text: string, opts: { special?: boolean; bos?: boolean } = {}): number[] {
+    const ids = this.model.tokenize(text, opts.special ?? false) as number[];
+    const bos = this.model.tokens.bos;
+    return opts.bos && bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
+  }
+
+  detokenize(ids: readonly number[]): string {
+    return this.model.detokenize(ids as Token[], false);
+  }
+
+  load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  private acquire(signal: AbortSignal): Promise<LlamaContextSequence> {
+    const s = this.free.pop();
+    if (s) return Promise.resolve(s);
+    if (this.waiting.length >= this.maxQueue) {
+      return Promise.reject(new FerryError('RESOURCE_EXHAUSTED', `all ${this.context.totalSequences} sequences are busy and ${this.waiting.length} requests wait already; retry shortly`, { retryAfterSeconds: 1 }));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, signal };
+      this.waiting.push(waiter);
+      signal.addEventListener('abort', () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) {
+          this.waiting.splice(i, 1);
+          reject(new FerryError('CANCELLED', 'the client went away before a sequence was free'));
+        }
+      }, { once: true });
+    });
+  }
+
+  private async release(s: LlamaContextSequence): Promise<void> {
+    await s.clearHistory();
+    const next = this.waiting.shift();
+    if (next) next.resolve(s);
+    else this.free.push(s);
+  }
+
+  async *generate(req: GenerateRequest): AsyncIterable<GeneratedToken> {
+    const seq = await this.acquire(req.signal);
+    this.running++;
+    try {
+      const grammar = req.json ? await this.grammar(req.json.schema) : undefined;
+      const { temperature, topK, topP, seed } = req.sampling;
+      const options = {
+        temperature,
+        ...(temperature > 0 ? { topK: topK ?? 0, topP: topP ?? 1, seed: seed ?? Math.floor(Math.random() * 2 ** 31) } : {}),
+        ...(grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar }) } : {}),
+      };
+      let count = 0;
+      if (req.maxTokens <= 0) return;
+      const want = req.logprobs !== undefined;
+      const stream = want
+        ? seq.evaluateWithMetadata(req.prompt as Token[], { probabilities: true }, options)
+        : seq.evaluateWithMetadata(req.prompt as Token[], {}, options);
+      for await (const out of stream) {
+        if (req.signal.aborted) break;
+        const id = out.token as number;
+        if (want) {
+          const probs = (out as unknown as { probabilities: Map<Token, number> }).probabilities;
+          const p = probs.get(out.token) ?? 0;
+          const top = [...probs].sort((a, b) => b[1] - a[1]).slice(0, req.logprobs).map(([t, q]) => ({ id: t as number, logprob: Math.log(q) }));
+          yield { id, logprob: Math.log(p), top };
+        } else {
+          yield { id };
+        }
+        if (++count >= req.maxTokens) break;
+      }
+    } finally {
+      this.running--;
+      await this.release(seq);
+    }
+  }
+
+  private async grammar(schema: object | undefined): Promise<LlamaGrammar> {
+    if (schema) return this.llama.createGrammarForJsonSchema(schema as never);
+    this.jsonGrammar ??= this.llama.getGrammarFor('json');
+    return this.jsonGrammar;
+  }
+
+  async unload(): Promise<void> {
+    for (const w of this.waiting.splice(0)) w.reject(new FerryError('UNAVAILABLE', 'the model was unloaded', { retryAfterSeconds: 1 }));
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+// Loaded generative models (GGUF), one per version, loaded on first use and unloaded when their
+// version is deleted. Each model queues its own requests (GenerativeModel.generate): this pool only
+// decides what is loaded.
+import { FerryError } from '../core/errors.js';
+import type { GenerationDefaults } from '../core/config.js';
+import type { Logger } from 'pino';
+import type { Registry } from '../registry/registry.js';
+import type { VersionRecord } from '../registry/records.js';
+import type { GenerativeModel, GenerativeRuntime } from '../tasks/generation.js';
+
+const keyOf = (name: string, version: number) => `${name}@${version}`;
+
+export class GenerationPool {
+  private readonly models = new Map<string, Promise<GenerativeModel>>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly runtime: GenerativeRuntime,
+    private readonly options: GenerationDefaults & { readonly logger?: Pick<Logger, 'error'> },
+  ) {}
+
+  /** The loaded model of a generative version, loading it on first use. */
+  acquire(record: VersionRecord): Promise<GenerativeModel> {
+    if (record.format !== 'gguf') {
+      throw new FerryError('INVALID_ARGUMENT', `model "${record.model}" is not a generative model; /v1/completions and /v1/chat/completions serve GGUF models (push one with \`ferry models push model.gguf\`)`);
+    }
+    const key = keyOf(record.model, record.version);
+    let p = this.models.get(key);
+    if (!p) {
+      p = this.load(record);
+      this.models.set(key, p);
+      // a failed load is not remembered: the next request tries again
+      p.catch(() => this.models.delete(key));
+    }
+    return p;
+  }
+
+  private async load(record: VersionRecord): Promise<GenerativeModel> {
+    try {
+      const path = await this.registry.artifacts.localPath(record.artifactKey);
+      return await this.runtime.load(path, { parallel: this.options.parallel, maxQueue: this.options.maxQueueSize, threads: this.options.threads });
+    } catch (err) {
+      this.options.logger?.error({ err, model: record.model, version: record.version }, 'generative model failed to load');
+      throw new FerryError('UNAVAILABLE', `model "${record.model}" version ${record.version} failed to load; the server log has the cause`, { cause: err, retryAfterSeconds: 5 });
+    }
+  }
+
+  /** Which loaded models are busy, for metrics: running and waiting requests per model version. */
+  async loads(): Promise<{ model: string; version: number; running: number; waiting: number }[]> {
+    const out = [];
+    for (const [key, p] of this.models) {
+      const m = await p.catch(() => undefined);
+      if (!m) continue;
+      const [model, version] = key.split('@') as [string, string];
+      out.push({ model, version: Number(version), ...m.load() });
+    }
+    return out;
+  }
+
+  async unload(name: string, version?: number): Promise<void> {
+    for (const [key, p] of [...this.models]) {
+      if (version === undefined ? !key.startsWith(`${name}@`) : key !== keyOf(name, version)) continue;
+      this.models.delete(key);
+      const m = await p.catch(() => undefined);
+      await m?.unload();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const key of [...this.models.keys()]) {
+      const [name, version] = key.split('@') as [string, string];
+      await this.unload(name, Number(version));
+    }
+  }
+}

@@ -1,0 +1,250 @@
+// POST /v1/completions and /v1/chat/completions on generative (GGUF) models, in OpenAI's shapes, so
+// its clients work unchanged. Ferry tokenizes the prompt itself, so usage counts are exact and a
+// prompt that does not fit the context is refused with both lengths — never truncated silently.
+// Streams are server-sent events ending in `data: [DONE]`; a client that goes away stops generation.
+import { randomUUID } from 'node:crypto';
+import { Template } from '@huggingface/jinja';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { FerryError } from '../../core/errors.js';
+import type { VersionRecord } from '../../registry/records.js';
+import type { GenerationPool } from '../../scheduler/generation-pool.js';
+import type { GeneratedToken, GenerativeModel } from '../../tasks/generation.js';
+import type { ServerDeps } from '../app.js';
+import { generationParams, type GenerationBody, type GenerationParams } from './generation-params.js';
+
+const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+/** a comment line every few seconds keeps proxies from closing a stream while a long prompt is read */
+const KEEP_ALIVE_MS = 5_000;
+
+interface ChatMessage { role: string; content: string }
+
+function chatMessages(v: unknown): ChatMessage[] {
+  if (!Array.isArray(v) || v.length === 0) throw bad('"messages" must be a non-empty list of {"role", "content"}');
+  return v.map((m, i) => {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof role !== 'string' || !['system', 'user', 'assistant', 'developer'].includes(role)) throw bad(`messages[${i}].role must be system, user, assistant or developer`);
+    if (typeof content === 'string') return { role, content };
+    // content parts: text only (this server's models read text)
+    if (Array.isArray(content) && content.every((p) => p && typeof p === 'object' && (p as { type?: unknown }).type === 'text' && typeof (p as { text?: unknown }).text === 'string')) {
+      return { role, content: content.map((p) => (p as { text: string }).text).join('') };
+    }
+    throw bad(`messages[${i}].content must be a string or a list of {"type": "text", "text"} parts`);
+  });
+}
+
+/** The text generated so far, as OpenAI clients receive it: stop strings cut it, and a partial
+ *  UTF-8 character (a byte token waiting for its partner) is held back until it completes. */
+class TextStream {
+  private ids: number[] = [];
+  private sent = 0;
+  text = '';
+  stopped = false;
+
+  constructor(private readonly model: GenerativeModel, private readonly stop: readonly string[]) {}
+
+  /** the new text to send after this token ('' when held back) */
+  push(id: number): string {
+    this.ids.push(id);
+    let full = this.model.detokenize(this.ids);
+    const hit = this.stop.map((s) => full.indexOf(s)).filter((i) => i >= 0);
+    if (hit.length > 0) {
+      full = full.slice(0, Math.min(...hit));
+      this.stopped = true;
+    } else if (full.endsWith('\uFFFD')) {
+      return '';
+    } else {
+      // a stop string may be starting at the end: hold back its longest possible beginning
+      const hold = Math.max(0, ...this.stop.map((s) => longestPrefixAtEnd(full, s)));
+      full = full.slice(0, full.length - hold);
+    }
+    const out = full.slice(this.sent);
+    this.sent = Math.max(this.sent, full.length);
+    this.text = full.slice(0, this.sent);
+    return out;
+  }
+
+  /** what was held back, once generation ends without a stop string */
+  flush(): string {
+    if (this.stopped) return '';
+    const full = this.model.detokenize(this.ids);
+    const out = full.slice(this.sent);
+    this.sent = full.length;
+    this.text = full;
+    return out;
+  }
+}
+
+function longestPrefixAtEnd(text: string, s: string): number {
+  for (let n = Math.min(s.length - 1, text.length); n > 0; n--) if (text.endsWith(s.slice(0, n))) return n;
+  return 0;
+}
+
+export async function generationRoutes(app: FastifyInstance, { deps, generation }: { deps: ServerDeps; generation: GenerationPool }): Promise<void> {
+  const { registry } = deps;
+
+  const modelOf = async (model: unknown): Promise<[VersionRecord, GenerativeModel]> => {
+    if (typeof model !== 'string' || model === '') throw bad('"model" must name a model, e.g. "tiny-gpt" or "tiny-gpt:2"');
+    const rec = await registry.resolveRef(model);
+    return [rec, await generation.acquire(rec)];
+  };
+
+  /** Fits prompt and output into the context, or says why not. */
+  const limits = (m: GenerativeModel, prompt: readonly number[], p: GenerationParams): number => {
+    const room = m.contextLength - prompt.length;
+    if (room <= 0) throw bad(`the prompt is ${prompt.length} tokens but the model's context holds ${m.contextLength}; send a shorter prompt`);
+    if (p.maxTokens !== undefined && p.maxTokens > room) {
+      throw bad(`the prompt (${prompt.length} tokens) plus max_tokens (${p.maxTokens}) is more than the model's context of ${m.contextLength} tokens; ask for at most ${room}`);
+    }
+    return p.maxTokens ?? room;
+  };
+
+  interface Run { text: string; finish: 'stop' | 'length'; completionTokens: number; tokens: GeneratedToken[] }
+
+  /** Generates, handing each new piece of text to `onText`; resolves when done or the client left. */
+  const generate = async (m: GenerativeModel, prompt: number[], p: GenerationParams, maxTokens: number, signal: AbortSignal, logprobs: number | undefined, onText: (t: string, tok?: GeneratedToken) => void): Promise<Run> => {
+    const stream = new TextStream(m, p.stop);
+    const tokens: GeneratedToken[] = [];
+    let count = 0;
+    for await (const tok of m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal })) {
+      count++;
+      tokens.push(tok);
+      const piece = stream.push(tok.id);
+      if (piece) onText(piece, tok);
+      if (stream.stopped) break;
+    }
+    const rest = stream.flush();
+    if (rest) onText(rest);
+    return { text: stream.text, finish: stream.stopped || count < maxTokens ? 'stop' : 'length', completionTokens: count, tokens };
+  };
+
+  /** Starts an SSE response; returns a writer and a function that ends it. */
+  const sse = (reply: FastifyReply) => {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    return {
+      send: (obj: unknown) => raw.write(`data: ${JSON.stringify(obj)}\n\n`),
+      end: () => {
+        clearInterval(keepAlive);
+        raw.end('data: [DONE]\n\n');
+      },
+      fail: (err: FerryError) => {
+        clearInterval(keepAlive);
+        raw.end(`data: ${JSON.stringify({ error: { message: err.message, type: 'server_error', code: err.code.toLowerCase() } })}\n\ndata: [DONE]\n\n`);
+      },
+    };
+  };
+
+  const abortOnClose = (reply: FastifyReply): AbortController => {
+    const abort = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    return abort;
+  };
+
+  const logprobsOf = (m: GenerativeModel, tok: GeneratedToken | undefined) => tok?.logprob === undefined ? null : {
+    content: [{
+      token: m.detokenize([tok.id]), logprob: tok.logprob, bytes: null,
+      top_logprobs: (tok.top ?? []).map((t) => ({ token: m.detokenize([t.id]), logprob: t.logprob, bytes: null })),
+    }],
+  };
+
+  app.post('/chat/completions', { config: { scope: 'infer' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as GenerationBody & { messages?: unknown; logprobs?: unknown; top_logprobs?: unknown };
+    const messages = chatMessages(body.messages);
+    const p = generationParams(body);
+    if (body.logprobs !== undefined && body.logprobs !== null && typeof body.logprobs !== 'boolean') throw bad('"logprobs" must be true or false');
+    const top = body.top_logprobs ?? 0;
+    if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20) throw bad('"top_logprobs" must be an integer from 0 to 20');
+    if (top > 0 && body.logprobs !== true) throw bad('"top_logprobs" needs "logprobs": true');
+    const logprobs = body.logprobs === true ? top : undefined;
+    const [rec, m] = await modelOf(body.model);
+    if (!m.chatTemplate) throw bad(`model "${rec.model}" has no chat template in its file; use POST /v1/completions with a prompt`);
+    let rendered: string;
+    try {
+      rendered = new Template(m.chatTemplate).render({ messages, add_generation_prompt: true, bos_token: m.bosToken ?? '', eos_token: m.eosToken ?? '' });
+    } catch (err) {
+      throw bad(`the model's chat template could not render these messages: ${(err as Error).message}`);
+    }
+    const prompt = m.tokenize(rendered, { special: true, bos: true });
+    const maxTokens = limits(m, prompt, p);
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const modelName = `${rec.model}:${rec.version}`;
+    const abort = abortOnClose(reply);
+    const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
+    if (!p.stream) {
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, () => {});
+      return {
+        id, object: 'chat.completion', created, model: modelName,
+        choices: [{
+          index: 0, message: { role: 'assistant', content: run.text, refusal: null }, finish_reason: run.finish,
+          logprobs: logprobs === undefined ? null : { content: run.tokens.flatMap((t) => logprobsOf(m, t)?.content ?? []) },
+        }],
+        usage: usage(run.completionTokens),
+      };
+    }
+    const out = sse(reply);
+    const chunk = (delta: object, finish: string | null, tok?: GeneratedToken) =>
+      out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
+    chunk({ role: 'assistant', content: '' }, null);
+    try {
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, (text, tok) => chunk({ content: text }, null, tok));
+      chunk({}, run.finish);
+      if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
+      out.end();
+    } catch (err) {
+      out.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', 'generation failed'));
+    }
+    return reply;
+  });
+
+  app.post('/completions', { config: { scope: 'infer' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as GenerationBody & { prompt?: unknown; logprobs?: unknown; echo?: unknown; suffix?: unknown; best_of?: unknown };
+    const text = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
+    if (typeof text !== 'string') throw bad('"prompt" must be a string (or a list of exactly one string)');
+    if (body.echo === true) throw bad('"echo" is not supported; the prompt is yours already');
+    if (body.suffix !== undefined && body.suffix !== null) throw bad('"suffix" is not supported: the models served here do not fill in the middle');
+    if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) throw bad('"best_of" must be 1');
+    const p = generationParams(body);
+    const lp = body.logprobs;
+    if (lp !== undefined && lp !== null && !(typeof lp === 'number' && Number.isInteger(lp) && lp >= 0 && lp <= 5)) throw bad('"logprobs" must be an integer from 0 to 5');
+    const logprobs = typeof lp === 'number' ? lp : undefined;
+    const [rec, m] = await modelOf(body.model);
+    const prompt = m.tokenize(text, { bos: true });
+    const maxTokens = limits(m, prompt, p);
+    const id = `cmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const modelName = `${rec.model}:${rec.version}`;
+    const abort = abortOnClose(reply);
+    const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
+    const legacyLogprobs = (toks: (GeneratedToken | undefined)[]) => logprobs === undefined ? null : {
+      tokens: toks.map((t) => (t ? m.detokenize([t.id]) : '')),
+      token_logprobs: toks.map((t) => t?.logprob ?? null),
+      top_logprobs: toks.map((t) => Object.fromEntries((t?.top ?? []).map((x) => [m.detokenize([x.id]), x.logprob]))),
+      text_offset: [],
+    };
+    if (!p.stream) {
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, () => {});
+      return {
+        id, object: 'text_completion', created, model: modelName,
+        choices: [{ index: 0, text: run.text, finish_reason: run.finish, logprobs: legacyLogprobs(run.tokens) }],
+        usage: usage(run.completionTokens),
+      };
+    }
+    const out = sse(reply);
+    const chunk = (t: string, finish: string | null, tok?: GeneratedToken) =>
+      out.send({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
+    try {
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, (t, tok) => chunk(t, null, tok));
+      chunk('', run.finish);
+      if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
+      out.end();
+    } catch (err) {
+      out.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', 'generation failed'));
+    }
+    return reply;
+  });
+}
