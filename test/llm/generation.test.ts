@@ -69,6 +69,23 @@ describe('generative models (GGUF) through the OpenAI endpoints', () => {
     assert.ok(models.data.some((m) => m.id === 'tiny'));
   });
 
+  it('reports log-probabilities, and constrains output to JSON when asked', async () => {
+    const res = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'abc' }], max_tokens: 5, temperature: 0, logprobs: true, top_logprobs: 3 });
+    const content = res.choices[0]!.logprobs!.content!;
+    assert.equal(content.length, 5);
+    for (const t of content) {
+      assert.ok(t.logprob <= 0, 'a log-probability');
+      assert.equal(t.top_logprobs.length, 3);
+      assert.ok(Math.abs(Math.max(...t.top_logprobs.map((x) => x.logprob)) - t.logprob) < 1e-6, 'greedy picks the most likely token');
+    }
+    const legacy = await client.completions.create({ model: 'tiny', prompt: 'abc', max_tokens: 5, temperature: 0, logprobs: 3 });
+    assert.equal(legacy.choices[0]!.logprobs!.token_logprobs!.length, 5);
+    const chat = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'data?' }], max_tokens: 40, temperature: 0, response_format: { type: 'json_object' } });
+    const text = chat.choices[0]!.message.content!;
+    assert.match(text, /^\s*[{[]/, `grammar-constrained output starts as JSON: ${JSON.stringify(text)}`);
+    if (chat.choices[0]!.finish_reason === 'stop') JSON.parse(text);
+  });
+
   it('refuses what it cannot do with 400s that name the limit or the field', async () => {
     const long = await post('/v1/completions', { model: 'tiny', prompt: 'x'.repeat(200) });
     assert.equal(long.status, 400);
