@@ -22,6 +22,7 @@ import { GenerationPool } from './scheduler/generation-pool.js';
 import { ModelPool } from './scheduler/model-pool.js';
 import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
 import { buildServer } from './server/app.js';
+import { OnnxGenerativeRuntime } from './tasks/onnx-generator.js';
 import { TextTaskRuntime as textModelsRuntime } from './tasks/text-runtime.js';
 import { JobService } from './training/jobs/job-service.js';
 import { SqliteJobStore } from './training/jobs/sqlite-job-store.js';
@@ -98,7 +99,10 @@ export class Ferry {
     const jobs = new JobService(new SqliteJobStore(path.join(config.data, 'ferry.db')), registry, {
       dataDir: config.data, threads: config.trainingThreads, logger,
     });
-    const generation = new GenerationPool(registry, new LlamaRuntime(), { ...config.generation, logger });
+    const generation = new GenerationPool(registry, {
+      gguf: new LlamaRuntime(),
+      onnx: new OnnxGenerativeRuntime(new OnnxRuntime({ isolation: 'inline' })),
+    }, { ...config.generation, logger });
     let ferry: Ferry | undefined;
     const app = buildServer({
       config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation,

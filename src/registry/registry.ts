@@ -209,6 +209,8 @@ function embeddedMetadata(props: Readonly<Record<string, string>>): Record<strin
       // a hand-edited or foreign value: keep the model, drop the unreadable record
     }
   }
+  // the task is a plain string, not JSON: it decides which endpoints serve the model
+  if (props['ferry.task'] !== undefined) out['task'] = props['ferry.task'].slice(0, 100);
   const training = out['training'] as { spec?: { description?: unknown } } | undefined;
   if (typeof training?.spec?.description === 'string') out['description'] = training.spec.description;
   return out;

@@ -5,7 +5,7 @@ import { FerryError } from '../core/errors.js';
 import type { GenerationDefaults } from '../core/config.js';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
-import type { VersionRecord } from '../registry/records.js';
+import type { ModelFormat, VersionRecord } from '../registry/records.js';
 import type { GenerativeModel, GenerativeRuntime } from '../tasks/generation.js';
 
 const keyOf = (name: string, version: number) => `${name}@${version}`;
@@ -15,13 +15,14 @@ export class GenerationPool {
 
   constructor(
     private readonly registry: Registry,
-    private readonly runtime: GenerativeRuntime,
+    /** by file format: GGUF on llama.cpp, Ferry-exported ONNX decoders on Ferry's own loop */
+    private readonly runtimes: Readonly<Record<ModelFormat, GenerativeRuntime>>,
     private readonly options: GenerationDefaults & { readonly logger?: Pick<Logger, 'error'> },
   ) {}
 
   /** The loaded model of a generative version, loading it on first use. */
   acquire(record: VersionRecord): Promise<GenerativeModel> {
-    if (record.format !== 'gguf') {
+    if (record.format !== 'gguf' && record.metadata['task'] !== 'text-generation') {
       throw new FerryError('INVALID_ARGUMENT', `model "${record.model}" is not a generative model; /v1/completions and /v1/chat/completions serve GGUF models (push one with \`ferry models push model.gguf\`)`);
     }
     const key = keyOf(record.model, record.version);
@@ -38,7 +39,7 @@ export class GenerationPool {
   private async load(record: VersionRecord): Promise<GenerativeModel> {
     try {
       const path = await this.registry.artifacts.localPath(record.artifactKey);
-      return await this.runtime.load(path, { parallel: this.options.parallel, maxQueue: this.options.maxQueueSize, threads: this.options.threads });
+      return await this.runtimes[record.format].load(path, { parallel: this.options.parallel, maxQueue: this.options.maxQueueSize, threads: this.options.threads });
     } catch (err) {
       this.options.logger?.error({ err, model: record.model, version: record.version }, 'generative model failed to load');
       throw new FerryError('UNAVAILABLE', `model "${record.model}" version ${record.version} failed to load; the server log has the cause`, { cause: err, retryAfterSeconds: 5 });

@@ -25,7 +25,8 @@ export class TextTaskRuntime implements Runtime {
     const meta = inspectOnnx(new Uint8Array(await readFile(artifact.path))).metadata;
     const task = meta[TEXT_TASK_KEYS.task];
     const model = await this.inner.load(artifact, options);
-    if (task === undefined) return model;
+    // a decoder answers V2 infer with raw logits; /v1/completions runs its generation loop
+    if (task === undefined || task === 'text-generation') return model;
     try {
       if (!SERVED_TASKS.includes(task)) {
         throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${SERVED_TASKS.join(', ')}`);
