@@ -12,6 +12,8 @@ const keyOf = (name: string, version: number) => `${name}@${version}`;
 
 export class GenerationPool {
   private readonly models = new Map<string, Promise<GenerativeModel>>();
+  /** the loaded ones, for metrics: a scrape must not wait for a load in progress */
+  private readonly ready = new Map<string, GenerativeModel>();
 
   constructor(
     private readonly registry: Registry,
@@ -30,6 +32,9 @@ export class GenerationPool {
     if (!p) {
       p = this.load(record);
       this.models.set(key, p);
+      p.then((m) => {
+        if (this.models.get(key) === p) this.ready.set(key, m);
+      }, () => {});
       // a failed load is not remembered: the next request tries again
       p.catch(() => this.models.delete(key));
     }
@@ -47,21 +52,18 @@ export class GenerationPool {
   }
 
   /** Which loaded models are busy, for metrics: running and waiting requests per model version. */
-  async loads(): Promise<{ model: string; version: number; running: number; waiting: number }[]> {
-    const out = [];
-    for (const [key, p] of this.models) {
-      const m = await p.catch(() => undefined);
-      if (!m) continue;
+  loads(): { model: string; version: number; running: number; waiting: number }[] {
+    return [...this.ready].map(([key, m]) => {
       const [model, version] = key.split('@') as [string, string];
-      out.push({ model, version: Number(version), ...m.load() });
-    }
-    return out;
+      return { model, version: Number(version), ...m.load() };
+    });
   }
 
   async unload(name: string, version?: number): Promise<void> {
     for (const [key, p] of [...this.models]) {
       if (version === undefined ? !key.startsWith(`${name}@`) : key !== keyOf(name, version)) continue;
       this.models.delete(key);
+      this.ready.delete(key);
       const m = await p.catch(() => undefined);
       await m?.unload();
     }

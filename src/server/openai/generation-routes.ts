@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Template } from '@huggingface/jinja';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FerryError } from '../../core/errors.js';
+import type { GenerationTracker } from '../../monitor/metrics.js';
 import type { VersionRecord } from '../../registry/records.js';
 import type { GenerationPool } from '../../scheduler/generation-pool.js';
 import type { GeneratedToken, GenerativeModel } from '../../tasks/generation.js';
@@ -81,6 +82,9 @@ function longestPrefixAtEnd(text: string, s: string): number {
 
 export async function generationRoutes(app: FastifyInstance, { deps, generation }: { deps: ServerDeps; generation: GenerationPool }): Promise<void> {
   const { registry } = deps;
+  const metrics = deps.monitor.metrics;
+  // the running/waiting gauges read the models' own queues when /metrics is scraped
+  metrics.watchGeneration(async () => generation.loads());
 
   const modelOf = async (model: unknown): Promise<[VersionRecord, GenerativeModel]> => {
     if (typeof model !== 'string' || model === '') throw bad('"model" must name a model, e.g. "tiny-gpt" or "tiny-gpt:2"');
@@ -100,21 +104,31 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
 
   interface Run { text: string; finish: 'stop' | 'length'; completionTokens: number; tokens: GeneratedToken[] }
 
-  /** Generates, handing each new piece of text to `onText`; resolves when done or the client left. */
-  const generate = async (m: GenerativeModel, prompt: number[], p: GenerationParams, maxTokens: number, signal: AbortSignal, logprobs: number | undefined, onText: (t: string, tok?: GeneratedToken) => void): Promise<Run> => {
+  /** Generates, handing each new piece of text to `onText`; resolves when done or the client left.
+   *  `track` sees every token and how the request ended (a client that left: abort). */
+  const generate = async (m: GenerativeModel, prompt: number[], p: GenerationParams, maxTokens: number, signal: AbortSignal, logprobs: number | undefined, track: GenerationTracker, onText: (t: string, tok?: GeneratedToken) => void): Promise<Run> => {
     const stream = new TextStream(m, p.stop);
     const tokens: GeneratedToken[] = [];
     let count = 0;
-    for await (const tok of m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal })) {
-      count++;
-      tokens.push(tok);
-      const piece = stream.push(tok.id);
-      if (piece) onText(piece, tok);
-      if (stream.stopped) break;
+    try {
+      for await (const tok of m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal })) {
+        track.token();
+        count++;
+        tokens.push(tok);
+        const piece = stream.push(tok.id);
+        if (piece) onText(piece, tok);
+        if (stream.stopped) break;
+      }
+      const rest = stream.flush();
+      if (rest) onText(rest);
+    } catch (err) {
+      track.finish(signal.aborted ? 'abort' : 'error');
+      throw err;
     }
-    const rest = stream.flush();
-    if (rest) onText(rest);
-    return { text: stream.text, finish: stream.stopped || count < maxTokens ? 'stop' : 'length', completionTokens: count, tokens };
+    const finish = stream.stopped || count < maxTokens ? 'stop' : 'length';
+    // generation ends quietly when the client goes away; the metrics tell it apart
+    track.finish(signal.aborted ? 'abort' : finish);
+    return { text: stream.text, finish, completionTokens: count, tokens };
   };
 
   /** Starts an SSE response; returns a writer and a function that ends it. */
@@ -122,6 +136,8 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // the client hears at once that its stream started, even while it waits for a sequence
+    raw.flushHeaders();
     const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     return {
       send: (obj: unknown) => raw.write(`data: ${JSON.stringify(obj)}\n\n`),
@@ -152,6 +168,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
   };
 
   app.post('/chat/completions', { config: { scope: 'infer' } }, async (request, reply) => {
+    const started = performance.now();
     const body = (request.body ?? {}) as GenerationBody & { messages?: unknown; logprobs?: unknown; top_logprobs?: unknown };
     const messages = chatMessages(body.messages);
     const p = generationParams(body);
@@ -174,9 +191,10 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const created = Math.floor(Date.now() / 1000);
     const modelName = `${rec.model}:${rec.version}`;
     const abort = abortOnClose(reply);
+    const track = metrics.generation(rec.model, rec.version, prompt.length, started);
     const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, () => {});
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {});
       return {
         id, object: 'chat.completion', created, model: modelName,
         choices: [{
@@ -191,7 +209,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
     chunk({ role: 'assistant', content: '' }, null);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, (text, tok) => chunk({ content: text }, null, tok));
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (text, tok) => chunk({ content: text }, null, tok));
       chunk({}, run.finish);
       if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
@@ -202,6 +220,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
   });
 
   app.post('/completions', { config: { scope: 'infer' } }, async (request, reply) => {
+    const started = performance.now();
     const body = (request.body ?? {}) as GenerationBody & { prompt?: unknown; logprobs?: unknown; echo?: unknown; suffix?: unknown; best_of?: unknown };
     const text = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
     if (typeof text !== 'string') throw bad('"prompt" must be a string (or a list of exactly one string)');
@@ -219,6 +238,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const created = Math.floor(Date.now() / 1000);
     const modelName = `${rec.model}:${rec.version}`;
     const abort = abortOnClose(reply);
+    const track = metrics.generation(rec.model, rec.version, prompt.length, started);
     const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
     const legacyLogprobs = (toks: (GeneratedToken | undefined)[]) => logprobs === undefined ? null : {
       tokens: toks.map((t) => (t ? m.detokenize([t.id]) : '')),
@@ -227,7 +247,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       text_offset: [],
     };
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, () => {});
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {});
       return {
         id, object: 'text_completion', created, model: modelName,
         choices: [{ index: 0, text: run.text, finish_reason: run.finish, logprobs: legacyLogprobs(run.tokens) }],
@@ -238,7 +258,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const chunk = (t: string, finish: string | null, tok?: GeneratedToken) =>
       out.send({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, (t, tok) => chunk(t, null, tok));
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (t, tok) => chunk(t, null, tok));
       chunk('', run.finish);
       if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
