@@ -105,7 +105,7 @@ export class Ferry {
     }, { ...config.generation, logger });
     let ferry: Ferry | undefined;
     const app = buildServer({
-      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation,
+      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation, clock,
       authorizer: opts.authorizer ?? new OpenAuthorizer(),
       isReady: () => ferry?.ready === true,
     });

@@ -14,6 +14,7 @@ import type { Authorizer, Scope } from '../security/authorizer.js';
 import { adminRoutes } from './admin/routes.js';
 import { openaiRoutes } from './openai/routes.js';
 import type { GenerationPool } from '../scheduler/generation-pool.js';
+import type { Clock } from '../core/clock.js';
 import { kserveV2Routes } from './kserve-v2/routes.js';
 import { opsRoutes } from './ops-routes.js';
 
@@ -26,6 +27,8 @@ export interface ServerDeps {
   /** generative (GGUF) models; absent in servers built without them (some tests) */
   readonly generation?: GenerationPool;
   readonly monitor: Monitor;
+  /** timers that tests move by hand; default the system clock */
+  readonly clock?: Clock;
   readonly authorizer: Authorizer;
   readonly logger: Logger;
   readonly version: string;

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Template } from '@huggingface/jinja';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { systemClock, type TimerHandle } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import type { GenerationTracker } from '../../monitor/metrics.js';
 import type { VersionRecord } from '../../registry/records.js';
@@ -82,6 +83,7 @@ function longestPrefixAtEnd(text: string, s: string): number {
 
 export async function generationRoutes(app: FastifyInstance, { deps, generation }: { deps: ServerDeps; generation: GenerationPool }): Promise<void> {
   const { registry } = deps;
+  const clock = deps.clock ?? systemClock;
   const metrics = deps.monitor.metrics;
   // the running/waiting gauges read the models' own queues when /metrics is scraped
   metrics.watchGeneration(async () => generation.loads());
@@ -138,15 +140,27 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     // the client hears at once that its stream started, even while it waits for a sequence
     raw.flushHeaders();
-    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    // a comment line while nothing else is sent (a long prompt, a wait for a sequence), on the
+    // injected clock so tests can move time
+    let timer: TimerHandle | undefined;
+    const beat = () => {
+      raw.write(': keep-alive\n\n');
+      timer = clock.setTimeout(beat, KEEP_ALIVE_MS);
+    };
+    const stop = () => {
+      if (timer) clock.clearTimeout(timer);
+      timer = undefined;
+    };
+    timer = clock.setTimeout(beat, KEEP_ALIVE_MS);
+    raw.once('close', stop);
     return {
       send: (obj: unknown) => raw.write(`data: ${JSON.stringify(obj)}\n\n`),
       end: () => {
-        clearInterval(keepAlive);
+        stop();
         raw.end('data: [DONE]\n\n');
       },
       fail: (err: FerryError) => {
-        clearInterval(keepAlive);
+        stop();
         raw.end(`data: ${JSON.stringify({ error: { message: err.message, type: 'server_error', code: err.code.toLowerCase() } })}\n\ndata: [DONE]\n\n`);
       },
     };
