@@ -3,17 +3,7 @@
 // draw from a seeded generator, so the same seed and prompt give the same text.
 import type { Sampling } from './generation.js';
 
-/** mulberry32: small, fast and the same everywhere */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../core/random.js';
 
 export function logSoftmax(logits: Float32Array): Float64Array {
   let max = -Infinity;
