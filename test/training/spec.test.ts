@@ -35,12 +35,15 @@ describe('parseSpec accepts', () => {
       const tape = new Tape();
       let n = 0;
       const net = buildNetwork(recipe.model);
-      const input = recipe.input ?? (recipe.dataset.type === 'skipgram' ? [2 + (recipe.dataset.negatives ?? 5)] : [(recipe.dataset as { maxLength: number }).maxLength]);
+      const d = recipe.dataset;
+      const input = recipe.input ?? (d.type === 'skipgram' ? [2 + (d.negatives ?? 5)] : d.type === 'spam-assassin-lm' ? [d.context] : [(d as { maxLength: number }).maxLength]);
       const out = net.forward(tape.input('input', [-1, ...input], net.inputType), {
         training: true, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s),
       });
-      // MNIST: 10 digits; spam: ham/spam; word2vec: one score per (center, context|negative) pair
-      assert.deepEqual(out.shape, [-1, name.startsWith('mnist') ? 10 : name === 'word2vec' ? 6 : 2]);
+      // MNIST: 10 digits; spam: ham/spam; word2vec: one score per (center, context|negative) pair;
+      // tiny-gpt: a next-character logit per position for each of 3 + 256 + 128 tokens
+      const expected = name === 'tiny-gpt' ? [-1, 128, 387] : [-1, name.startsWith('mnist') ? 10 : name === 'word2vec' ? 6 : 2];
+      assert.deepEqual(out.shape, expected);
     });
   }
 
@@ -122,8 +125,8 @@ describe('parseSpec rejects, naming the path and the fix', () => {
     rejects(withField({ schedule: { type: 'linear' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ schedule: { type: 'toString' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ loss: 'nll' }), /loss must be one of crossEntropy, mse, binaryCrossEntropy, got "nll"/);
-    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, skipgram, got "parquet"/);
-    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, skipgram, got "mnist"/);
+    rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, spam-assassin-lm, skipgram, got "parquet"/);
+    rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, spam-assassin-lm, skipgram, got "mnist"/);
   });
 
   it('optimizer and schedule settings out of range', () => {

@@ -20,6 +20,8 @@ export interface EmitOptions {
   readonly bake?: ReadonlyMap<Value, Float32Array>;
   /** name for the run-time (-1) first dimension of inputs and outputs; default 'batch' */
   readonly batchDim?: string;
+  /** name for a run-time second dimension (a sequence length); default: left unnamed */
+  readonly sequenceDim?: string;
   readonly graphName?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
@@ -44,7 +46,7 @@ export function emitOnnx(tape: Tape, opts: EmitOptions): OnnxModel {
   }
   const nameOf = (v: Value) => names.get(v.id) ?? v.name;
   const b = new GraphBuilder({ opset: TRAINING_OPSET, name: opts.graphName ?? 'ferry' });
-  const dim = (shape: readonly number[]) => shape.map((d, i) => (d >= 0 ? d : i === 0 ? (opts.batchDim ?? 'batch') : -1));
+  const dim = (shape: readonly number[]) => shape.map((d, i) => (d >= 0 ? d : i === 0 ? (opts.batchDim ?? 'batch') : i === 1 && opts.sequenceDim ? opts.sequenceDim : -1));
   for (const v of tape.inputs) {
     if (!usedIds.has(v.id)) continue;
     const baked = opts.bake?.get(v);

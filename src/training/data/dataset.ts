@@ -1,6 +1,8 @@
 // What the trainer reads: examples held in memory as one flat Float32Array of features and one array
 // of targets, split once into train and test. Every dataset Ferry trains on here fits in memory
 // (MNIST is 31 MB as float32); a streaming seam can come when one does not.
+import type { CharVocabJson } from '../../text/char-vocab.js';
+
 export interface Examples {
   /** number of examples */
   readonly n: number;
@@ -29,6 +31,12 @@ export interface Dataset {
   readonly tokenizer?: { readonly tokenizerJson: object; readonly tokenizerConfig: object };
   /** for word-vector datasets: the word of each id */
   readonly vocabulary?: readonly string[];
+  /** class ids per example when there is more than one: [T] for a language model, whose y holds the
+   *  next token's id at each of the T positions (n × T ids, each in [0, the vocabulary's size)) */
+  readonly labelShape?: readonly number[];
+  /** for character language-model datasets: the vocabulary the ids come from (src/text/char-vocab.ts),
+   *  which the trained model carries so it can be served or exported to GGUF */
+  readonly charVocab?: CharVocabJson;
 }
 
 export interface DatasetRecord {
@@ -65,6 +73,12 @@ export type DatasetSpec =
   /** skip-gram pairs with negative samples (word2vec) from the spam-assassin e-mails' text */
   | { readonly type: 'skipgram'; readonly corpus: 'spam-assassin'; readonly window?: number; readonly negatives?: number;
       readonly minCount?: number; readonly vocabSize?: number; readonly maxPairs?: number; readonly sample?: number }
+  /** the spam-assassin e-mails' text as a character language-model corpus: a CharVocab of the
+   *  training split's `vocabChars` most frequent characters, every split's texts joined as
+   *  `<s> text </s> <s> text </s> …` and cut into windows of context + 1 ids (input: the first
+   *  `context`, target: the last `context`); at most `trainWindows` / `testWindows` of them */
+  | ({ readonly type: 'spam-assassin-lm'; readonly context: number; readonly vocabChars?: number; readonly minCount?: number;
+      readonly maxChars?: number; readonly trainWindows?: number; readonly testWindows?: number } & SplitOptions)
   /** a folder with one sub-folder of images per class, decoded and resized with sharp */
   | ({ readonly type: 'images'; readonly dir: string; readonly width: number; readonly height: number;
       readonly channels?: 1 | 3 } & SplitOptions);

@@ -7,11 +7,12 @@ import type { Dataset, DatasetSpec } from './dataset.js';
 import { loadIdx } from './idx.js';
 import { loadImages } from './images.js';
 import { preview } from './labels.js';
+import { loadSpamAssassinLm } from './language-model.js';
 import { loadMnist } from './mnist.js';
 import { loadCsv, loadJsonl } from './tabular.js';
 import { loadSkipGram, loadSpamText } from './text.js';
 
-export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'skipgram'];
+export const DATASET_TYPES: readonly DatasetSpec['type'][] = ['mnist', 'idx', 'jsonl', 'csv', 'images', 'spam-assassin', 'spam-assassin-lm', 'skipgram'];
 
 export interface LoadOptions {
   /** where relative paths in the spec resolve; default process.cwd() */
@@ -47,6 +48,8 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Pr
       return loadImages({ ...spec, dir: file('dir', spec.dir) });
     case 'spam-assassin':
       return loadSpamText(spec);
+    case 'spam-assassin-lm':
+      return loadSpamAssassinLm(spec);
     case 'skipgram':
       return loadSkipGram(spec);
     default: {

@@ -1,8 +1,10 @@
 // From a JSON layer list to modules.
+import { shapeError } from '../autodiff/tape.js';
 import type { LayerSpec } from '../spec.js';
 import {
   AvgPool2d, Conv2d, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 } from './layers.js';
+import { DecoderLM } from './decoder.js';
 import type { Module } from './module.js';
 import { SkipGram } from './skipgram.js';
 import { TransformerEncoder } from './transformer.js';
@@ -24,8 +26,18 @@ export function buildModule(spec: LayerSpec): Module {
     case 'LayerNorm': return new LayerNorm(spec.dim, spec.eps ?? 1e-5);
     case 'Sequential': return buildNetwork(spec.layers);
     case 'TransformerEncoder': return new TransformerEncoder(spec);
+    case 'DecoderLM': return new DecoderLM(spec);
     case 'SkipGram': return new SkipGram(spec.vocab, spec.dim);
   }
 }
 
 export const buildNetwork = (layers: readonly LayerSpec[]): Sequential => new Sequential(layers.map(buildModule));
+
+/** The network a spec's model list describes: its layers in a Sequential, except that a DecoderLM —
+ *  a whole language model — stands alone, so its parameters carry the names a GGUF exporter maps
+ *  ('tokens', 'blocks.0.attention.q.weight', …) rather than '0.tokens'. */
+export function buildModel(layers: readonly LayerSpec[]): Module {
+  if (!layers.some((l) => l.type === 'DecoderLM')) return buildNetwork(layers);
+  if (layers.length !== 1) throw shapeError('a DecoderLM is a whole language model (token ids in, next-token logits out): make it the only layer of the model');
+  return buildModule(layers[0]!);
+}

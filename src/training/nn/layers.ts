@@ -252,6 +252,9 @@ export class Sequential extends Module {
   override get variableLength(): boolean {
     return this.layers[0]?.variableLength ?? false;
   }
+  override exportMetadata(): Record<string, string> {
+    return Object.assign({}, ...this.layers.map((l) => l.exportMetadata()));
+  }
   forward(x: Value, ctx: ForwardContext): Value {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {

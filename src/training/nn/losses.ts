@@ -16,9 +16,14 @@ export function targetKind(loss: LossName): 'classes' | 'floats' {
 export function lossValue(loss: LossName, out: Value, target: Value): Value {
   switch (loss) {
     case 'crossEntropy': {
-      if (out.rank !== 2) throw shapeError(`crossEntropy expects logits [N, classes] from the network, got ${fmtShape(out.shape)}`);
+      // [N, classes] with one class id per example, or [N, T, classes] with one per position (a
+      // language model's next token): the mean over every id either way
+      const lead = out.shape.slice(0, -1);
+      if ((out.rank !== 2 && out.rank !== 3) || target.rank !== lead.length || target.shape.some((d, i) => d >= 0 && lead[i]! >= 0 && d !== lead[i])) {
+        throw shapeError(`crossEntropy expects logits [N, classes] with targets [N], or [N, T, classes] with targets [N, T], from the network; got logits ${fmtShape(out.shape)} and targets ${fmtShape(target.shape)}`);
+      }
       const logp = F.logSoftmax(out, -1);
-      const picked = F.reduceSum(F.mul(logp, F.oneHot(target, out.shape[1]!)), [1]);
+      const picked = F.reduceSum(F.mul(logp, F.oneHot(target, out.shape.at(-1)!)), [-1]);
       return F.neg(F.meanAll(picked));
     }
     case 'mse': {
@@ -34,7 +39,8 @@ export function lossValue(loss: LossName, out: Value, target: Value): Value {
   }
 }
 
-/** How many predictions in the batch were right (classification), as a float scalar. */
+/** How many predictions in the batch were right (classification; for sequences, positions whose
+ *  next token was predicted), as a float scalar. */
 export function correctCount(loss: LossName, out: Value, target: Value): Value | undefined {
   switch (loss) {
     case 'crossEntropy':
@@ -48,11 +54,12 @@ export function correctCount(loss: LossName, out: Value, target: Value): Value |
   }
 }
 
-/** The outputs the exported model serves. */
+/** The outputs the exported model serves. A language model ([N, T, vocab]) serves its logits alone:
+ *  sampling is the server's business, and probabilities would double the largest tensor it returns. */
 export function servingOutputs(loss: LossName, out: Value): Record<string, Value> {
   switch (loss) {
     case 'crossEntropy':
-      return { logits: out, probabilities: F.softmax(out, -1) };
+      return out.rank === 3 ? { logits: out } : { logits: out, probabilities: F.softmax(out, -1) };
     case 'binaryCrossEntropy':
       return { logits: out, probabilities: F.sigmoid(out) };
     case 'mse':

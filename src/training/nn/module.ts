@@ -74,6 +74,12 @@ export abstract class Module {
     for (const [, p] of this.namedParameters()) p.data = p.init(rng, p.size);
   }
 
+  /** key/value strings the exported model carries about this module (its metadata_props), e.g. the
+   *  hyper-parameters a converter to another format needs */
+  exportMetadata(): Record<string, string> {
+    return {};
+  }
+
   /** a one-line description for summaries and errors */
   describe(): string {
     return this.kind;
