@@ -31,6 +31,7 @@ program.command('train').description('train a model from a recipe (mnist-mlp, mn
   .option('--threads <n>', 'onnxruntime threads (default: every core)')
   .option('--out <file.onnx>', 'also write the trained model to a file')
   .option('--hf-dir <dir>', 'also write a text classifier as a Hugging Face model folder (transformers.js, Optimum)')
+  .option('--gguf <file>', 'also write a trained language model (tiny-gpt) as a GGUF file in the llama architecture, for llama.cpp')
   .option('--no-register', 'do not register the result')
   .option('--data <dir>', 'data folder to register in (env FERRY_DATA)')
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')

@@ -10,6 +10,7 @@ import { registerTrained, resolveParent, resolveSpec, runTraining, specBaseDir, 
 import type { JobEvent, JobRecord } from '../training/jobs/job.js';
 import type { TrainSpec } from '../training/spec.js';
 import { FerryClient } from './client.js';
+import { decoderGguf } from '../llm/decoder-exports.js';
 import { writeHfClassifier } from '../text/hf-export.js';
 import { ProgressBar } from './progress.js';
 
@@ -25,6 +26,7 @@ export interface TrainFlags {
   config?: string;
   out?: string;
   hfDir?: string;
+  gguf?: string;
   register?: boolean;
   server?: boolean;
 }
@@ -77,6 +79,10 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
       if (!result.tokenizer || !result.record.classes) throw new FerryError('INVALID_ARGUMENT', '--hf-dir exports text classifiers (a text dataset with a tokenizer); this model is not one');
       writeHfClassifier(flags.hfDir, { onnx: result.onnx, classes: result.record.classes, tokenizer: result.tokenizer, record: result.record });
       process.stderr.write(`wrote a Hugging Face model folder to ${flags.hfDir}\n`);
+    }
+    if (flags.gguf) {
+      writeFileSync(flags.gguf, decoderGguf(result.onnx, spec.name));
+      process.stderr.write(`wrote a GGUF file (llama architecture) to ${flags.gguf}\n`);
     }
     const version = register ? await registerTrained(registry!, spec, result) : undefined;
     const m = result.metrics;

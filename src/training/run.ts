@@ -3,6 +3,7 @@
 // `registerTrained` (the registry write, in the thread that owns the database).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { servableOnnx } from '../llm/decoder-exports.js';
 import { FerryError } from '../core/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { VersionRecord } from '../registry/records.js';
@@ -62,8 +63,10 @@ export async function resolveParent(registry: Registry, ref: string): Promise<Pa
 }
 
 export async function registerTrained(registry: Registry, spec: TrainSpec, result: Pick<TrainResult, 'onnx' | 'record' | 'metrics'>, extra: Record<string, unknown> = {}): Promise<VersionRecord> {
+  // a language model is served with a KV cache (Ferry's generation loop); other models as trained
+  const bytes = servableOnnx(result.onnx);
   const source = (async function* () {
-    yield result.onnx;
+    yield bytes;
   })();
   return registry.push(spec.name, source, {
     metadata: {

@@ -1,0 +1,57 @@
+// A trained decoder (the training engine's DecoderLM: an ONNX file with `logits` only, its weights as
+// initializers named like its parameters, and ferry.decoder / ferry.vocab metadata) turned into the
+// two files Ferry serves it as: ONNX with a KV cache for Ferry's generation loop, and GGUF for
+// llama.cpp. Both carry exactly the trained weights.
+import { FerryError } from '../core/errors.js';
+import { inspectOnnx } from '../graph/onnx.js';
+import { CharVocab } from '../text/char-vocab.js';
+import { readFloatInitializers } from '../training/weights.js';
+import { llamaGguf, type DecoderConfig } from './gguf/llama-export.js';
+import { llamaOnnx } from './onnx-export.js';
+
+interface Decoder {
+  readonly params: Map<string, Float32Array>;
+  readonly cfg: DecoderConfig;
+  readonly vocab: CharVocab;
+  readonly metadata: Record<string, string>;
+}
+
+/** undefined for a model that is not a decoder, or one already exported with a cache */
+function readDecoder(onnx: Uint8Array): Decoder | undefined {
+  const summary = inspectOnnx(onnx);
+  const meta = summary.metadata;
+  if (meta['ferry.task'] !== 'text-generation' || summary.inputs.some((i) => i.name.startsWith('past_key.'))) return undefined;
+  let cfg: DecoderConfig;
+  let vocab: CharVocab;
+  try {
+    cfg = JSON.parse(meta['ferry.decoder'] ?? 'null') as DecoderConfig;
+    vocab = CharVocab.fromJSON(JSON.parse(meta['ferry.vocab'] ?? 'null'));
+  } catch {
+    throw new FerryError('INVALID_ARGUMENT', 'a text-generation model must carry ferry.decoder and ferry.vocab (a Ferry character vocabulary)');
+  }
+  const params = new Map([...readFloatInitializers(onnx)].map(([name, t]) => [name, t.data]));
+  return { params, cfg, vocab, metadata: meta };
+}
+
+/** What a trained model is registered as: a decoder gets its KV cache; anything else is unchanged. */
+export function servableOnnx(onnx: Uint8Array): Uint8Array {
+  const d = readDecoder(onnx);
+  return d ? llamaOnnx(d.params, d.cfg, d.metadata) : onnx;
+}
+
+/** The trained decoder as a GGUF file in the llama architecture, with its vocabulary. */
+export function decoderGguf(onnx: Uint8Array, name: string): Uint8Array {
+  const d = readDecoder(onnx) ?? readDecoderWithCache(onnx);
+  return llamaGguf(d.params, d.cfg, { tokens: d.vocab.tokens, scores: d.vocab.scores, types: d.vocab.types, bosId: CharVocab.BOS, eosId: CharVocab.EOS, unkId: CharVocab.UNK }, { name });
+}
+
+function readDecoderWithCache(onnx: Uint8Array): Decoder {
+  const meta = inspectOnnx(onnx).metadata;
+  if (meta['ferry.task'] !== 'text-generation') throw new FerryError('INVALID_ARGUMENT', 'only a text-generation model Ferry trained can be written as GGUF');
+  return {
+    params: new Map([...readFloatInitializers(onnx)].map(([n, t]) => [n, t.data])),
+    cfg: JSON.parse(meta['ferry.decoder']!) as DecoderConfig,
+    vocab: CharVocab.fromJSON(JSON.parse(meta['ferry.vocab']!)),
+    metadata: meta,
+  };
+}
