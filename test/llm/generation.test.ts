@@ -84,6 +84,12 @@ describe('generative models (GGUF) through the OpenAI endpoints', () => {
     const text = chat.choices[0]!.message.content!;
     assert.match(text, /^\s*[{[]/, `grammar-constrained output starts as JSON: ${JSON.stringify(text)}`);
     if (chat.choices[0]!.finish_reason === 'stop') JSON.parse(text);
+    // a schema narrow enough that even random weights must finish it
+    const schema = { type: 'object', properties: { answer: { type: 'string', enum: ['yes', 'no'] }, n: { enum: [1, 2, 3] } }, required: ['answer', 'n'] };
+    const typed = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'ok?' }], max_tokens: 100, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 'reply', schema } } });
+    assert.equal(typed.choices[0]!.finish_reason, 'stop');
+    const parsed = JSON.parse(typed.choices[0]!.message.content!) as { answer: string; n: number };
+    assert.ok(['yes', 'no'].includes(parsed.answer) && [1, 2, 3].includes(parsed.n), JSON.stringify(parsed));
   });
 
   it('refuses what it cannot do with 400s that name the limit or the field', async () => {
