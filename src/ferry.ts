@@ -1,11 +1,12 @@
 // The composition root: builds the stores, registry, runtime, pool and HTTP server from a config, and
 // owns start-up and graceful shutdown. Tests build a Ferry on a temporary folder and port 0.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './core/clock.js';
-import type { FerryConfig } from './core/config.js';
+import { checkOpenMode, type FerryConfig } from './core/config.js';
+import { FerryError } from './core/errors.js';
 import { createLogger } from './monitor/logger.js';
 import { Monitor } from './monitor/monitor.js';
 import { importBuiltins } from './registry/builtin.js';
@@ -20,7 +21,10 @@ import { OnnxRuntime } from './runtimes/onnx/onnx-runtime.js';
 import type { Runtime } from './runtimes/runtime.js';
 import { GenerationPool } from './scheduler/generation-pool.js';
 import { ModelPool } from './scheduler/model-pool.js';
-import { OpenAuthorizer, type Authorizer } from './security/authorizer.js';
+import { ADMIN_TENANT, KEY_SCOPES, type Authorizer } from './security/authorizer.js';
+import { createKey } from './security/issue.js';
+import { KeyAuthorizer } from './security/key-authorizer.js';
+import { SecurityDb } from './security/sqlite/security-db.js';
 import { buildServer } from './server/app.js';
 import { OnnxGenerativeRuntime } from './tasks/onnx-generator.js';
 import { TextTaskRuntime as textModelsRuntime } from './tasks/text-runtime.js';
@@ -32,7 +36,11 @@ export interface FerryOptions {
   readonly config: FerryConfig;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** default: API keys (KeyAuthorizer). Tests and embedders may pass OpenAuthorizer to turn auth
+   *  off; `ferry serve` never does. */
   readonly authorizer?: Authorizer;
+  /** wall time for key expiry and the audit log; default the system's */
+  readonly now?: () => Date;
   readonly runtime?: Runtime;
 }
 
@@ -79,11 +87,20 @@ export class Ferry {
     readonly logger: Logger,
     readonly jobs: JobService,
     readonly generation: GenerationPool,
+    private readonly securityDb: SecurityDb,
+    private readonly usesKeys: boolean,
+    private readonly now: () => Date,
   ) {}
+
+  /** the admin key made by listen() on a first start (no keys yet), to be shown once; else undefined */
+  firstAdminKey: string | undefined;
 
   static async create(opts: FerryOptions): Promise<Ferry> {
     const { config } = opts;
+    checkOpenMode(config);
+    const tls = config.tls.cert === '' ? undefined : readTls(config.tls.cert, config.tls.key);
     const clock = opts.clock ?? systemClock;
+    const now = opts.now ?? (() => new Date());
     const logger = opts.logger ?? createLogger(config.logLevel);
     const registry = openRegistry(config, opts.runtime);
     const runtime = opts.runtime ?? textModels(new OnnxRuntime({
@@ -103,13 +120,15 @@ export class Ferry {
       gguf: new LlamaRuntime(),
       onnx: new OnnxGenerativeRuntime(new OnnxRuntime({ isolation: 'inline' })),
     }, { ...config.generation, logger });
+    const securityDb = new SecurityDb(path.join(config.data, 'ferry.db'));
+    const authorizer = opts.authorizer ?? new KeyAuthorizer(securityDb, { clock, now, open: config.open });
     let ferry: Ferry | undefined;
     const app = buildServer({
-      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation, clock,
-      authorizer: opts.authorizer ?? new OpenAuthorizer(),
+      config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation, clock, tls,
+      security: { authorizer, keys: securityDb, audit: securityDb, jobOwners: securityDb, now },
       isReady: () => ferry?.ready === true,
     });
-    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs, generation);
+    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs, generation, securityDb, opts.authorizer === undefined, now);
     const removed = await registry.collectGarbage();
     if (removed > 0) logger.warn({ removed }, 'removed model files no version referenced (left by an interrupted upload)');
     if (config.builtinModels) {
@@ -123,6 +142,14 @@ export class Ferry {
   /** Starts listening; resolves with the address (port 0 picks a free port). */
   async listen(): Promise<string> {
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
+    // Safe by default: a server with no keys makes an admin key, whose secret only the caller of
+    // listen() ever sees (`ferry serve` prints it once, to stderr). Made once listening succeeded,
+    // so a start that fails (port taken) does not leave a key nobody was shown.
+    if (this.usesKeys && (await this.securityDb.count()) === 0) {
+      const made = await createKey(this.securityDb, { tenant: ADMIN_TENANT, scopes: [...KEY_SCOPES], models: null, expiresAt: null, name: 'created on first start' }, this.now());
+      this.firstAdminKey = made.key;
+      await this.securityDb.append({ time: this.now().toISOString(), keyId: null, tenant: null, action: 'key.create', target: made.record.id, outcome: 'ok', status: 201, ip: 'local' });
+    }
     this.ready = true;
     this.logger.info({ address, data: path.resolve(this.config.data) }, 'ferry is serving');
     const resumed = await this.jobs.recover();
@@ -138,5 +165,17 @@ export class Ferry {
     await this.pool.close();
     await this.generation.close();
     await this.registry.meta.close();
+    await this.securityDb.close();
   }
+}
+
+function readTls(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new FerryError('INVALID_ARGUMENT', `cannot read the TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; set tls.${what} to a PEM file`);
+    }
+  };
+  return { cert: read('cert', certFile), key: read('key', keyFile) };
 }

@@ -10,7 +10,12 @@ export class ApiError extends Error {
 }
 
 export class FerryClient {
-  constructor(private readonly base: string) {}
+  /** `apiKey` goes out as `Authorization: Bearer` on every request */
+  constructor(private readonly base: string, private readonly apiKey?: string) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.apiKey ? { authorization: `Bearer ${this.apiKey}`, ...extra } : extra;
+  }
 
   /** `path` is relative to the base, so a server behind a proxy prefix (http://host/ferry) still works. */
   private urlOf(path: string): URL {
@@ -27,7 +32,7 @@ export class FerryClient {
     const url = this.urlOf(path);
     let res: Response;
     try {
-      res = await fetch(url, { method, ...init });
+      res = await fetch(url, { method, ...init, headers: this.headers(init.headers as Record<string, string> | undefined) });
     } catch (err) {
       throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is \`ferry serve\` running? Set --url or FERRY_URL`);
     }
@@ -40,7 +45,9 @@ export class FerryClient {
     }
     if (!res.ok) {
       const e = (body as { error?: { message?: string } | string }).error;
-      throw new ApiError(res.status, typeof e === 'string' ? e : e?.message ?? `HTTP ${res.status}`);
+      const message = typeof e === 'string' ? e : e?.message ?? `HTTP ${res.status}`;
+      if (res.status === 401 && !this.apiKey) throw new ApiError(401, `${message}\n  the CLI sends the key in FERRY_API_KEY or --api-key (\`ferry serve\` prints an admin key on first start)`);
+      throw new ApiError(res.status, message);
     }
     return body;
   }
@@ -61,7 +68,7 @@ export class FerryClient {
   async *events(path: string): AsyncGenerator<{ event: string; data: unknown }> {
     let res: Response;
     try {
-      res = await fetch(this.urlOf(path), { headers: { accept: 'text/event-stream' } });
+      res = await fetch(this.urlOf(path), { headers: this.headers({ accept: 'text/event-stream' }) });
     } catch (err) {
       throw new ApiError(0, `cannot reach Ferry at ${this.base} (${(err as Error).message})`);
     }

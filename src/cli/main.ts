@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { FERRY_VERSION } from '../version.js';
 import { ApiError, FerryClient } from './client.js';
+import { keyCommands } from './keys.js';
 import { modelCommands } from './models.js';
 import type { ServeFlags } from './serve.js';
 import type { TrainFlags } from './train.js';
@@ -9,7 +10,8 @@ import type { TrainFlags } from './train.js';
 const program = new Command('ferry')
   .version(FERRY_VERSION)
   .description('AI models as a service: train, serve, register and manage models')
-  .option('--url <url>', 'Ferry server for client commands (env FERRY_URL)', process.env.FERRY_URL ?? 'http://127.0.0.1:8080');
+  .option('--url <url>', 'Ferry server for client commands (env FERRY_URL)', process.env.FERRY_URL ?? 'http://127.0.0.1:8080')
+  .option('--api-key <key>', 'API key for client commands (env FERRY_API_KEY)');
 
 program.command('serve').description('start the server (defaults: 127.0.0.1:8080, data in ./ferry-data)')
   .option('--host <host>', 'address to bind (env FERRY_HOST)')
@@ -17,6 +19,7 @@ program.command('serve').description('start the server (defaults: 127.0.0.1:8080
   .option('--data <dir>', 'data folder for metadata and artifacts (env FERRY_DATA)')
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env FERRY_LOG_LEVEL)')
+  .option('--open', 'development mode on loopback only: inference without an API key (env FERRY_OPEN)')
   // Imported on use: the server pulls in onnxruntime, SQLite and fastify, which the client commands
   // do not need and which would add ~110 ms to every `ferry models ...`.
   .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags));
@@ -37,9 +40,17 @@ program.command('train').description('train a model from a recipe (mnist-mlp, mn
   .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
   .option('--server', 'run it as a training job on the server at --url instead of here')
   .option('--json', 'print one JSON line with the final metrics and the registered version last')
-  .action(async (target: string, flags: TrainFlags) => (await import('./train.js')).trainCommand(target, flags, program.opts<{ url: string }>().url));
+  .action(async (target: string, flags: TrainFlags) => {
+    const { url, apiKey } = program.opts<{ url: string; apiKey?: string }>();
+    return (await import('./train.js')).trainCommand(target, flags, url, apiKey ?? (process.env.FERRY_API_KEY || undefined));
+  });
 
-modelCommands(program, () => new FerryClient(program.opts<{ url: string }>().url));
+const client = () => {
+  const { url, apiKey } = program.opts<{ url: string; apiKey?: string }>();
+  return new FerryClient(url, apiKey ?? (process.env.FERRY_API_KEY || undefined));
+};
+modelCommands(program, client);
+keyCommands(program, client);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`ferry: ${err instanceof ApiError || err instanceof Error ? err.message : String(err)}\n`);

@@ -1,5 +1,5 @@
 // `ferry serve`: load the config, start the server, and drain gracefully on SIGTERM/SIGINT.
-import { loadConfig } from '../core/config.js';
+import { checkOpenMode, loadConfig } from '../core/config.js';
 import { FerryError } from '../core/errors.js';
 import { Ferry } from '../ferry.js';
 
@@ -9,6 +9,7 @@ export interface ServeFlags {
   data?: string;
   config?: string;
   logLevel?: string;
+  open?: boolean;
 }
 
 const LISTEN_HINTS: Readonly<Record<string, string>> = {
@@ -20,7 +21,8 @@ const LISTEN_HINTS: Readonly<Record<string, string>> = {
 export async function serve(flags: ServeFlags): Promise<void> {
   let config;
   try {
-    config = loadConfig({ file: flags.config, env: process.env, flags: { host: flags.host, port: flags.port, data: flags.data, logLevel: flags.logLevel } });
+    config = loadConfig({ file: flags.config, env: process.env, flags: { host: flags.host, port: flags.port, data: flags.data, logLevel: flags.logLevel, open: flags.open ? 'true' : undefined } });
+    checkOpenMode(config);
   } catch (err) {
     if (err instanceof FerryError) {
       process.stderr.write(`ferry: ${err.message}\n`);
@@ -38,6 +40,18 @@ export async function serve(flags: ServeFlags): Promise<void> {
     await ferry.close();
     process.stderr.write(`ferry: cannot listen on ${config.host}:${config.port}: ${hint}\n`);
     process.exit(1);
+  }
+  if (ferry.firstAdminKey) {
+    // The only time this key is shown: its hash is all the server keeps.
+    process.stderr.write([
+      'ferry: no API keys yet, so this admin key was made (tenant "admin", every scope). It is shown only now; keep it:',
+      '',
+      `    ${ferry.firstAdminKey}`,
+      '',
+      '  send it as "Authorization: Bearer <key>" or "x-api-key: <key>"; for the CLI: export FERRY_API_KEY=<key>',
+      '  then make narrower keys: ferry keys create --tenant NAME --scopes infer',
+      '',
+    ].join('\n'));
   }
   const stop = (signal: string) => {
     if (stopping) return;

@@ -38,7 +38,7 @@ function int(flag: string, v: string | undefined, min: number): number | undefin
   return n;
 }
 
-export async function trainCommand(target: string, flags: TrainFlags, url: string): Promise<void> {
+export async function trainCommand(target: string, flags: TrainFlags, url: string, apiKey?: string): Promise<void> {
   const overrides = {
     epochs: int('--epochs', flags.epochs, 1), batchSize: int('--batch-size', flags.batchSize, 1), seed: int('--seed', flags.seed, 0),
     name: flags.name, from: flags.from,
@@ -59,7 +59,7 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
     spec = resolveSpec(target, overrides);
   }
   checkModelName(spec.name); // before training, not after
-  if (flags.server) return trainOnServer(spec, flags, url);
+  if (flags.server) return trainOnServer(spec, flags, url, apiKey);
   const register = flags.register !== false;
   const config = loadConfig({ file: flags.config, env: process.env, flags: { data: flags.data } });
   const registry = register || spec.from ? openRegistry(config) : undefined;
@@ -91,7 +91,7 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({
         model: version?.model ?? spec.name, version: version?.version ?? null,
-        metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1 },
+        metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1, trainTerms: m.trainTerms, testTerms: m.testTerms },
         epochs: result.record.epochs.length, seconds: Number(seconds.toFixed(3)),
         trainSeconds: Number(result.record.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
       })}\n`);
@@ -103,8 +103,8 @@ export async function trainCommand(target: string, flags: TrainFlags, url: strin
 
 /** --server: the spec runs as a training job on the server at --url (it registers the result there,
  *  and the job survives this command); progress is read from the job's event stream. Ctrl-C cancels. */
-async function trainOnServer(spec: TrainSpec, flags: TrainFlags, url: string): Promise<void> {
-  const client = new FerryClient(url);
+async function trainOnServer(spec: TrainSpec, flags: TrainFlags, url: string, apiKey?: string): Promise<void> {
+  const client = new FerryClient(url, apiKey);
   const started = performance.now();
   const job = (await client.postJson('/api/training-jobs', spec)) as JobRecord;
   process.stderr.write(`training job ${job.id} on ${url}\n`);
@@ -135,7 +135,7 @@ async function trainOnServer(spec: TrainSpec, flags: TrainFlags, url: string): P
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({
       model: done.result!.model, version: done.result!.version, job: job.id,
-      metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1 },
+      metrics: { trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, testF1: m.testF1, trainTerms: m.trainTerms, testTerms: m.testTerms },
       epochs: final.epochs.length, seconds: Number(seconds.toFixed(3)),
       trainSeconds: Number(final.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(3)),
     })}\n`);

@@ -41,6 +41,13 @@ export interface FerryConfig {
   trainingThreads: number;
   batching: BatchingDefaults;
   generation: GenerationDefaults;
+  /** loopback development mode: inference routes (and the V2/OpenAI model metadata) answer without
+   *  an API key. Refused at start unless host is a loopback address; everything else needs a key. */
+  open: boolean;
+  /** origins a browser may call from ("*": any); empty: CORS off */
+  cors: { origins: string[] };
+  /** PEM files; both set: the server speaks HTTPS only. Empty: plain HTTP */
+  tls: { cert: string; key: string };
 }
 
 /** Generative (GGUF) models: how many requests decode together, and how many may wait. */
@@ -72,9 +79,12 @@ export const DEFAULT_CONFIG: FerryConfig = {
   trainingThreads: 1,
   batching: { maxBatchSize: 64, maxQueueDelayMs: 0, maxQueueSize: 1024, instances: 1, defaultTimeoutMs: 0 },
   generation: { parallel: 4, maxQueueSize: 64, threads: 1 },
+  open: false,
+  cors: { origins: [] },
+  tls: { cert: '', key: '' },
 };
 
-type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] };
+type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'path' } | { type: 'list' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] };
 const int = (min: number, max: number): Kind => ({ type: 'int', min, max });
 
 const SCHEMA: Record<string, Kind> = {
@@ -101,10 +111,14 @@ const SCHEMA: Record<string, Kind> = {
   'generation.parallel': int(1, 256),
   'generation.maxQueueSize': int(0, 1_000_000),
   'generation.threads': int(1, 256),
+  open: { type: 'bool' },
+  'cors.origins': { type: 'list' },
+  'tls.cert': { type: 'path' },
+  'tls.key': { type: 'path' },
 };
 
 /** FERRY_ variables that are not server settings: read by the CLI's client commands and by loadConfig. */
-const CLIENT_ENV = ['FERRY_URL', 'FERRY_CONFIG'];
+const CLIENT_ENV = ['FERRY_URL', 'FERRY_CONFIG', 'FERRY_API_KEY'];
 
 /** FERRY_BATCHING_MAX_BATCH_SIZE <-> batching.maxBatchSize */
 export const envName = (key: string): string => 'FERRY_' + key.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
@@ -132,6 +146,15 @@ function check(key: string, value: unknown, source: string, text: boolean): unkn
     case 'string':
       if (typeof value !== 'string' || value.length === 0) throw bad('a non-empty string');
       return value;
+    case 'path':
+      if (typeof value !== 'string') throw bad('a file path');
+      return value;
+    case 'list': {
+      // a JSON list in the file; comma-separated in the environment and on the command line
+      const list = fromText ? (value as string).split(',').map((v) => v.trim()).filter((v) => v !== '') : value;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string' && v.length > 0)) throw bad('a list of non-empty strings');
+      return list;
+    }
   }
 }
 
@@ -144,7 +167,7 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
 
 function flatten(obj: Record<string, unknown>, prefix = ''): [string, unknown][] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]);
+    v !== null && typeof v === 'object' && !Array.isArray(v) && !Object.hasOwn(SCHEMA, `${prefix}${k}`) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]);
 }
 
 export interface ConfigSources {
@@ -183,5 +206,17 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   for (const [k, v] of Object.entries(sources.flags ?? {})) {
     if (v !== undefined) setPath(config, k, check(k, v, `command-line flag for "${k}"`, true));
   }
-  return config as unknown as FerryConfig;
+  const done = config as unknown as FerryConfig;
+  if ((done.tls.cert === '') !== (done.tls.key === '')) throw new FerryError('INVALID_ARGUMENT', 'set both tls.cert and tls.key (PEM files) for HTTPS, or neither');
+  return done;
+}
+
+/** Loopback addresses: the only ones open mode may bind to. */
+export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/** Refuses open mode off loopback: anyone who can reach the address could then use every model. */
+export function checkOpenMode(config: FerryConfig): void {
+  if (config.open && !isLoopback(config.host)) {
+    throw new FerryError('INVALID_ARGUMENT', `open mode (--open) lets anyone who can reach the server run inference without a key, so it is allowed only on a loopback address (127.0.0.1, ::1, localhost); the server is bound to ${config.host}. Drop --open and use API keys (\`ferry keys create\`), or bind to 127.0.0.1`);
+  }
 }

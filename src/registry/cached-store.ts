@@ -3,16 +3,19 @@
 // Writes through this store drop the model's entries, so one server always sees its own writes.
 // (Several replicas sharing PostgreSQL will need a change feed or a short TTL on top of this.)
 import type { MetadataStore } from './metadata-store.js';
-import type { ModelSummary, NewVersion, VersionRecord } from './records.js';
+import type { ModelAccess, ModelSummary, NewVersion, VersionRecord } from './records.js';
 
 export class CachedMetadataStore implements MetadataStore {
   private readonly models = new Map<string, Promise<ModelSummary | undefined>>();
   private readonly versions = new Map<string, Promise<VersionRecord | undefined>>();
+  /** checked on every request that names a model, like getModel */
+  private readonly access = new Map<string, Promise<ModelAccess | undefined>>();
 
   constructor(private readonly inner: MetadataStore) {}
 
   private forget(model: string): void {
     this.models.delete(model);
+    this.access.delete(model);
     for (const key of this.versions.keys()) if (key.startsWith(`${model}\u0000`)) this.versions.delete(key);
   }
 
@@ -69,6 +72,28 @@ export class CachedMetadataStore implements MetadataStore {
 
   deleteAlias(model: string, alias: string): Promise<boolean> {
     return this.write(model, () => this.inner.deleteAlias(model, alias));
+  }
+
+  getAccess(model: string): Promise<ModelAccess | undefined> {
+    let p = this.access.get(model);
+    if (!p) {
+      p = this.inner.getAccess(model);
+      void p.then((a) => { if (!a) this.access.delete(model); }, () => this.access.delete(model));
+      this.access.set(model, p);
+    }
+    return p;
+  }
+
+  claim(model: string, owner: string | null): Promise<string | null> {
+    return this.write(model, () => this.inner.claim(model, owner));
+  }
+
+  share(model: string, tenant: string): Promise<boolean> {
+    return this.write(model, () => this.inner.share(model, tenant));
+  }
+
+  unshare(model: string, tenant: string): Promise<boolean> {
+    return this.write(model, () => this.inner.unshare(model, tenant));
   }
 
   close(): Promise<void> {

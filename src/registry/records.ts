@@ -21,7 +21,17 @@ export interface VersionRecord {
   readonly metadata: Readonly<Record<string, unknown>>;
 }
 
-export type NewVersion = Omit<VersionRecord, 'version' | 'createdAt'>;
+export type NewVersion = Omit<VersionRecord, 'version' | 'createdAt'> & {
+  /** the tenant a new model belongs to; null or absent: no tenant (public, managed by the admin
+   *  tenant). Ignored when the model already has live versions: a model's owner is set once. */
+  readonly owner?: string | null;
+};
+
+/** Who may see a model: its owning tenant (null = public) and the tenants it is shared with. */
+export interface ModelAccess {
+  readonly owner: string | null;
+  readonly sharedWith: readonly string[];
+}
 
 export interface ModelSummary {
   readonly name: string;

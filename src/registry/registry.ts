@@ -26,7 +26,14 @@ export interface RegistryOptions {
 export interface PushOptions {
   readonly config?: ModelConfig;
   readonly metadata?: Record<string, unknown>;
+  /** the tenant a new model belongs to (see NewVersion.owner) */
+  readonly owner?: string | null;
 }
+
+/** The answer for a model that does not exist, and for one the caller may not see: the same words,
+ *  so a 404 never tells another tenant's model from a missing one. */
+export const noSuchModel = (name: string): FerryError =>
+  new FerryError('NOT_FOUND', `model "${name.slice(0, 200)}" does not exist; GET /v2/repository/index lists the models`);
 
 /** Unversioned requests go to this alias when the model has it, else to the highest version. */
 export const DEFAULT_ALIAS = 'prod';
@@ -55,7 +62,7 @@ export class Registry {
       try {
         return await this.meta.addVersion({
           model: name, format, artifactKey: key, sizeBytes: staged.sizeBytes, sha256: staged.sha256,
-          signature, config, metadata: { ...embedded, ...opts.metadata },
+          signature, config, metadata: { ...embedded, ...opts.metadata }, ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
         });
       } catch (err) {
         await this.artifacts.delete(key);
@@ -106,7 +113,7 @@ export class Registry {
 
   async model(name: string): Promise<ModelSummary> {
     const m = await this.meta.getModel(name);
-    if (!m) throw new FerryError('NOT_FOUND', `model "${name.slice(0, 200)}" does not exist; GET /v2/repository/index lists the models`);
+    if (!m) throw noSuchModel(name);
     return m;
   }
 

@@ -10,7 +10,9 @@ import type { Monitor } from '../monitor/monitor.js';
 import type { JobService } from '../training/jobs/job-service.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelPool } from '../scheduler/model-pool.js';
-import type { Authorizer, Scope } from '../security/authorizer.js';
+import type { Scope } from '../security/authorizer.js';
+import { installAuthHooks, type SecurityDeps } from './auth-hooks.js';
+import { installCors } from './cors.js';
 import { adminRoutes } from './admin/routes.js';
 import { openaiRoutes } from './openai/routes.js';
 import type { GenerationPool } from '../scheduler/generation-pool.js';
@@ -29,7 +31,10 @@ export interface ServerDeps {
   readonly monitor: Monitor;
   /** timers that tests move by hand; default the system clock */
   readonly clock?: Clock;
-  readonly authorizer: Authorizer;
+  /** keys, tenants and the audit log (auth-hooks.ts) */
+  readonly security: SecurityDeps;
+  /** TLS certificate and key (PEM), when the server speaks HTTPS */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly logger: Logger;
   readonly version: string;
   /** false while starting or draining; /v2/health/ready follows it */
@@ -40,6 +45,16 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: Scope;
   }
+  interface FastifyInstance {
+    /** every route as registered: the authorization matrix test walks it, so no route goes unchecked */
+    routeTable: RouteEntry[];
+  }
+}
+
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly scope: Scope;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -79,6 +94,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     // Model names may be 128 characters; fastify's default of 100 would answer 414 before our checks.
     routerOptions: { maxParamLength: 256 },
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
     // Answer 503 to new requests while SIGTERM drains the in-flight ones.
     return503OnClosing: true,
     requestIdHeader: false,
@@ -88,13 +104,19 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   });
 
+  const routes: RouteEntry[] = [];
+  app.decorate('routeTable', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url, scope: r.config?.scope ?? 'public' });
+  });
+
   // Callback-style hooks: async ones cost a promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    const scope = request.routeOptions.config.scope ?? 'public';
-    const model = (request.params as { name?: string } | undefined)?.name;
-    deps.authorizer.check({ headers: request.headers, ip: request.ip, scope, model }).then(() => done(), done);
+    done();
   });
+  installCors(app, deps.config.cors.origins);
+  installAuthHooks(app, deps.security, deps.registry.meta);
   // server.close() waits for every connection to end, and a client keeps the keep-alive socket of a
   // request that was in flight at shutdown: `Connection: close` lets the drain finish with it.
   app.addHook('onSend', (_request, reply, payload, done) => {

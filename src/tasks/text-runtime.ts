@@ -25,8 +25,9 @@ export class TextTaskRuntime implements Runtime {
     const meta = inspectOnnx(new Uint8Array(await readFile(artifact.path))).metadata;
     const task = meta[TEXT_TASK_KEYS.task];
     const model = await this.inner.load(artifact, options);
-    // a decoder answers V2 infer with raw logits; /v1/completions runs its generation loop
-    if (task === undefined || task === 'text-generation') return model;
+    // a decoder answers V2 infer with raw logits, /v1/completions runs its generation loop; an image
+    // generator is a plain tensor model (z in, image out) that /v1/images/generations feeds
+    if (task === undefined || task === 'text-generation' || task === 'image-generation') return model;
     try {
       if (!SERVED_TASKS.includes(task)) {
         throw new FerryError('INVALID_ARGUMENT', `unknown task "${task.slice(0, 100)}" in the model file; Ferry serves ${SERVED_TASKS.join(', ')}`);

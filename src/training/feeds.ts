@@ -1,6 +1,6 @@
 // What one onnxruntime run of training steps is fed: batches as tensors (ids as int64, class ids or
-// float targets), dropout masks drawn from the run's generator, and runs of K same-size batches
-// stacked for the looped step graph.
+// float targets), dropout masks and normal noise drawn from the run's generator, and runs of K
+// same-size batches stacked for the looped step graph.
 import type { Tensor } from '../core/tensor.js';
 import type { Batch } from './data/batches.js';
 import type { Dataset } from './data/dataset.js';
@@ -55,6 +55,13 @@ export function dropoutMask(rng: Rng, shape: readonly number[], p: number, batch
   const data = new Float32Array(n);
   const keep = 1 / (1 - p);
   for (let i = 0; i < n; i++) data[i] = rng.next() >= p ? keep : 0;
+  return { dtype: 'FP32', shape: [batch, ...shape], data };
+}
+
+/** Standard normal noise for `batch` examples of `shape` (a VAE's ε). */
+export function normalNoise(rng: Rng, shape: readonly number[], batch: number): Tensor {
+  const data = new Float32Array(batch * shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
   return { dtype: 'FP32', shape: [batch, ...shape], data };
 }
 

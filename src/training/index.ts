@@ -15,7 +15,8 @@ export {
   AvgPool2d, Conv2d, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 } from './nn/layers.js';
 export { DecoderLM, type DecoderLMOptions } from './nn/decoder.js';
-export { Module, Parameter, uniformFanIn, normalInit, constantInit, type ForwardContext } from './nn/module.js';
+export { VAE, type VAEOptions } from './nn/vae.js';
+export { Module, Parameter, uniformFanIn, normalInit, constantInit, type ForwardContext, type Objective, type ServedInput } from './nn/module.js';
 export type { LossName } from './nn/losses.js';
 export type { OptimizerSpec } from './nn/optimizers.js';
 export type { ScheduleSpec } from './nn/schedules.js';

@@ -34,14 +34,15 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   if (dataset.train.n === 0 || dataset.test.n === 0) throw bad(`dataset ${dataset.name} has ${dataset.train.n} training and ${dataset.test.n} test examples; both must be non-empty`);
   const net = network ?? networkOf(spec);
   const kind = targetKind(spec.loss);
+  checkObjective(spec, net);
   if (kind === 'classes' && !dataset.classes && !dataset.labelShape) {
     throw bad(`${spec.loss} needs class labels, but ${dataset.name} has float targets; use "loss": "mse" for regression`);
   }
-  if (dataset.labelShape && kind !== 'classes') {
+  if (dataset.labelShape && kind === 'floats') {
     throw bad(`${dataset.name} holds a token id to predict at every position; train it with "loss": "crossEntropy"`);
   }
   // class ids: one per example ([]), or one per position of a sequence ([T]) for a language model
-  let targetShape: number[] = dataset.labelShape ? [...dataset.labelShape] : [];
+  let targetShape: number[] = dataset.labelShape && kind === 'classes' ? [...dataset.labelShape] : [];
   if (kind === 'floats') {
     if (dataset.classes) targetShape = spec.loss === 'binaryCrossEntropy' ? [1] : [dataset.classes.length];
     else targetShape = [dataset.targetSize ?? 1];
@@ -57,7 +58,8 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   if (dataset.charVocab) checkVocab(dataset, net, train.outputShape.at(-1)!);
   if (kind === 'classes') checkLabels(dataset, train.outputShape.at(-1)!);
   if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);
-  return { shape, optimizer, frozen, train, classes: dataset.classes };
+  // a self-scoring network (a VAE) learns the inputs, not the labels: its model carries no classes
+  return { shape, optimizer, frozen, train, ...(kind === 'none' ? {} : { classes: dataset.classes }) };
 }
 
 function networkOf(spec: TrainSpec): Module {
@@ -73,6 +75,7 @@ function networkOf(spec: TrainSpec): Module {
  *  input shape is known, every layer's shapes: what an API can refuse before a job is queued. */
 export function checkNetwork(spec: TrainSpec, inputShape?: readonly number[]): void {
   const net = networkOf(spec);
+  checkObjective(spec, net);
   checkSize(net);
   frozenNames(spec, net);
   if (!inputShape) return;
@@ -81,6 +84,17 @@ export function checkNetwork(spec: TrainSpec, inputShape?: readonly number[]): v
   } catch (err) {
     if (err instanceof FerryError) err.message = `model: ${err.message}`;
     throw err;
+  }
+}
+
+/** "elbo" is the network's own objective: only a network that has one trains with it, and a network
+ *  that has one (a VAE) trains with nothing else. */
+function checkObjective(spec: TrainSpec, net: Module): void {
+  if (spec.loss === 'elbo' && !net.objective) {
+    throw bad(`loss: "elbo" is the objective of a network that scores itself, such as a VAE layer; ${net.describe()} does not: use crossEntropy, mse or binaryCrossEntropy`);
+  }
+  if (spec.loss !== 'elbo' && net.objective) {
+    throw bad(`loss: ${net.describe()} trains on its own objective; set "loss": "elbo"`);
   }
 }
 

@@ -11,6 +11,9 @@ export interface EpochMetrics {
   readonly testAccuracy?: number;
   /** F1 of the second class (e.g. 'spam'), for two-class models */
   readonly testF1?: number;
+  /** the terms of a self-scoring network's loss, means per example (a VAE's reconstruction and kl) */
+  readonly trainTerms?: Readonly<Record<string, number>>;
+  readonly testTerms?: Readonly<Record<string, number>>;
   readonly learningRate: number;
   readonly seconds: number;
   readonly samplesPerSec: number;

@@ -20,7 +20,10 @@ export type LayerSpec =
   | { type: 'SkipGram'; vocab: number; dim: number }
   | { type: 'TransformerEncoder'; vocab: number; maxLength: number; dim: number; heads: number; layers: number; ffn?: number; dropout?: number; padId?: number }
   /** a llama-architecture language model (src/training/nn/decoder.ts); the only layer of its model */
-  | { type: 'DecoderLM'; vocab: number; context: number; dim: number; heads: number; layers: number; ffn: number; eps?: number; ropeBase?: number };
+  | { type: 'DecoderLM'; vocab: number; context: number; dim: number; heads: number; layers: number; ffn: number; eps?: number; ropeBase?: number }
+  /** a variational autoencoder over images (src/training/nn/vae.ts), trained with "loss": "elbo"; the
+   *  only layer of its model */
+  | { type: 'VAE'; width: number; height: number; channels?: number; hidden: number | number[]; latent: number; beta?: number };
 
 export interface TrainSpec {
   /** the model name the result is registered under */
@@ -60,6 +63,7 @@ export const LAYER_FIELDS: Readonly<Record<LayerSpec['type'], { required: string
   SkipGram: { required: ['vocab', 'dim'], optional: [] },
   TransformerEncoder: { required: ['vocab', 'maxLength', 'dim', 'heads', 'layers'], optional: ['ffn', 'dropout', 'padId'] },
   DecoderLM: { required: ['vocab', 'context', 'dim', 'heads', 'layers', 'ffn'], optional: ['eps', 'ropeBase'] },
+  VAE: { required: ['width', 'height', 'hidden', 'latent'], optional: ['channels', 'beta'] },
 };
 
 const TOP_FIELDS = ['name', 'description', 'dataset', 'input', 'model', 'loss', 'optimizer', 'schedule', 'epochs', 'batchSize', 'seed', 'from', 'freeze'];
@@ -154,10 +158,19 @@ function checkLayers(v: unknown, path: string): void {
     if (!fields) throw bad(`${p}.type`, `${JSON.stringify(layer['type'])} is not a known layer; known layers: ${Object.keys(LAYER_FIELDS).join(', ')}`);
     onlyKeys(layer, ['type', ...fields.required, ...fields.optional], `${p} (${type})`);
     for (const f of fields.required) if (layer[f] === undefined) throw bad(`${p}.${f}`, `is required for ${type}`);
-    for (const f of ['in', 'out', 'num', 'dim', 'vocab', 'maxLength', 'context', 'heads', 'ffn']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    for (const f of ['in', 'out', 'num', 'dim', 'vocab', 'maxLength', 'context', 'heads', 'ffn', 'width', 'height', 'channels', 'latent']) if (layer[f] !== undefined) posInt(layer[f], `${p}.${f}`);
+    const hidden = layer['hidden'];
+    if (Array.isArray(hidden)) {
+      if (hidden.length === 0) throw bad(`${p}.hidden`, 'must be a positive integer or a non-empty list of them, e.g. [512, 256]');
+      hidden.forEach((h, j) => posInt(h, `${p}.hidden[${j}]`));
+    } else if (hidden !== undefined) {
+      posInt(hidden, `${p}.hidden`);
+    }
     if ((type === 'TransformerEncoder' || type === 'DecoderLM') && Array.isArray(layer['layers'])) throw bad(`${p}.layers`, `is the number of blocks for a ${type}, e.g. 2`);
     if (type === 'TransformerEncoder' || type === 'DecoderLM') posInt(layer['layers'], `${p}.layers`);
     if (type === 'DecoderLM' && (path !== 'model' || v.length !== 1)) throw bad(p, 'is a DecoderLM, a whole language model: make it the only layer of the model');
+    if (type === 'VAE' && (path !== 'model' || v.length !== 1)) throw bad(p, 'is a VAE, a whole generative model with its own objective: make it the only layer of the model');
+    if (layer['beta'] !== undefined) posNum(layer['beta'], `${p}.beta`);
     if (layer['ropeBase'] !== undefined) posNum(layer['ropeBase'], `${p}.ropeBase`);
     if (layer['padId'] !== undefined && !(Number.isInteger(layer['padId']) && (layer['padId'] as number) >= 0)) throw bad(`${p}.padId`, 'must be an integer ≥ 0');
     if (layer['dropout'] !== undefined && !(typeof layer['dropout'] === 'number' && layer['dropout'] >= 0 && layer['dropout'] < 1)) throw bad(`${p}.dropout`, 'must be a rate in [0, 1)');

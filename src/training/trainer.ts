@@ -10,8 +10,8 @@ import { fmtShape } from './autodiff/tape.js';
 import type { Checkpoint } from './checkpoint.js';
 import { batches } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
-import { chunks, dropoutMask, f32, inputTensor, outputsPerExample, stack, targetTensor } from './feeds.js';
-import { buildEvalGraph, buildInferenceModel, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, type NetworkShape } from './graphs.js';
+import { chunks, dropoutMask, f32, inputTensor, normalNoise, outputsPerExample, stack, targetTensor } from './feeds.js';
+import { buildEvalGraph, buildInferenceModel, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, termName, type EvalGraph, type NetworkShape } from './graphs.js';
 import type { Module } from './nn/module.js';
 import { learningRate } from './nn/schedules.js';
 import { checkResume, prepare } from './prepare.js';
@@ -30,6 +30,8 @@ export interface StepProgress {
   /** running means over this epoch so far */
   readonly loss: number;
   readonly accuracy?: number;
+  /** running means of a self-scoring network's loss terms */
+  readonly terms?: Readonly<Record<string, number>>;
   readonly samplesPerSec: number;
 }
 
@@ -120,11 +122,13 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const stepsPerRun = input.stepsPerRun ?? 16;
   const threads = input.intraOpThreads ?? 1;
   const trainSession = await openGraphSession(graph.onnx, { intraOpThreads: threads });
-  const evalSession = await openGraphSession(buildEvalGraph(shape), { intraOpThreads: threads });
+  const evalGraph = buildEvalGraph(shape);
+  const evalSession = await openGraphSession(evalGraph.onnx, { intraOpThreads: threads });
   try {
     for (let epoch = startEpoch; epoch < spec.epochs; epoch++) {
       const t0 = performance.now();
       let lossSum = 0;
+      const termSums = new Map(graph.terms.map((t) => [t, 0]));
       let correct = 0;
       let seen = 0;
       let s = 0;
@@ -137,11 +141,15 @@ export async function train(input: TrainInput): Promise<TrainResult> {
         const feeds: NamedTensors = {
           [STEPS_INPUT]: { dtype: 'INT64', shape: [], data: BigInt64Array.of(BigInt(k)) },
           [stackedName('input')]: stack(chunk.map((b) => inputTensor(shape, b.x, b.size))),
-          [stackedName('target')]: stack(chunk.map((b) => targetTensor(shape, b.y, b.size, dataset))),
         };
-        // masks are drawn step by step, in the order a one-step-per-run loop would draw them
-        const masks = chunk.map(() => graph.masks.map((m) => dropoutMask(rng, m.shape, m.p, size)));
-        graph.masks.forEach((m, j) => (feeds[stackedName(m.name)] = stack(masks.map((ms) => ms[j]!))));
+        if (graph.hasTarget) feeds[stackedName('target')] = stack(chunk.map((b) => targetTensor(shape, b.y, b.size, dataset)));
+        // masks and noise are drawn step by step, in the order a one-step-per-run loop would draw them
+        const draws = chunk.map(() => ({
+          masks: graph.masks.map((m) => dropoutMask(rng, m.shape, m.p, size)),
+          noises: graph.noises.map((m) => normalNoise(rng, m.shape, size)),
+        }));
+        graph.masks.forEach((m, j) => (feeds[stackedName(m.name)] = stack(draws.map((d) => d.masks[j]!))));
+        graph.noises.forEach((m, j) => (feeds[stackedName(m.name)] = stack(draws.map((d) => d.noises[j]!))));
         const scalars = lrs.map((lr, i) => optimizer.scalarValues(step + i, lr));
         for (const name of optimizer.scalars) feeds[stackedName(`opt_${name}`)] = f32(Float32Array.from(scalars, (v) => v[name]!), [k]);
         feeds[FLAT_PARAMS] = f32(flat, [graph.total]);
@@ -160,6 +168,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
           lossSum += losses[i]! * size;
           if (corrects) correct += corrects[i]!;
         }
+        for (const [t, sum] of termSums) termSums.set(t, (out[termName(t)]!.data as Float32Array).reduce((a, v) => a + v * size, sum));
         lr = lrs[k - 1]!;
         seen += k * size;
         const before = s;
@@ -169,13 +178,14 @@ export async function train(input: TrainInput): Promise<TrainResult> {
           hooks.onProgress({
             epoch: epoch + 1, epochs: spec.epochs, step: s, stepsPerEpoch, loss: lossSum / seen,
             ...(graph.hasCorrect ? { accuracy: correct / (seen * outputsPerExample(shape)) } : {}),
+            ...(termSums.size > 0 ? { terms: means(termSums, seen) } : {}),
             samplesPerSec: seen / ((performance.now() - t0) / 1000),
           });
         }
       }
       const trainSecs = (performance.now() - t0) / 1000;
       viewFlat();
-      const test = await evaluate(evalSession, shape, dataset, named, params, featureSize);
+      const test = await evaluate(evalSession, evalGraph, shape, dataset, named, params, featureSize, spec.seed);
       seconds += (performance.now() - t0) / 1000;
       const m: EpochMetrics = {
         epoch: epoch + 1,
@@ -184,6 +194,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
         testLoss: test.loss,
         ...(test.accuracy !== undefined ? { testAccuracy: test.accuracy } : {}),
         ...(test.f1 !== undefined ? { testF1: test.f1 } : {}),
+        ...(termSums.size > 0 ? { trainTerms: means(termSums, seen), testTerms: test.terms } : {}),
         learningRate: lr,
         seconds: trainSecs,
         samplesPerSec: seen / trainSecs,
@@ -245,13 +256,20 @@ function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly
   }
 }
 
+const means = (sums: ReadonlyMap<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries([...sums].map(([t, sum]) => [t, sum / n]));
+
 function diverged(loss: number, epoch: number, step: number, lr: number): FerryError {
   return bad(`the loss became ${loss} at epoch ${epoch}, step ${step} (learning rate ${lr}); lower optimizer.lr (try ${lr / 10}) or check the data for extreme values`);
 }
 
-async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: readonly [string, { shape: readonly number[] }][],
-  params: ReadonlyMap<string, Float32Array>, featureSize: number): Promise<{ loss: number; accuracy?: number; f1?: number }> {
+async function evaluate(session: Session, g: EvalGraph, n: NetworkShape, d: Dataset, named: readonly [string, { shape: readonly number[] }][],
+  params: ReadonlyMap<string, Float32Array>, featureSize: number, seed: number): Promise<{ loss: number; accuracy?: number; f1?: number; terms?: Record<string, number> }> {
   let loss = 0;
+  const termSums = new Map(g.terms.map((t) => [t, 0]));
+  // the same noise at every evaluation (its own generator, not the training one), so epochs are
+  // scored alike and evaluating leaves the training draws untouched
+  const noiseRng = new Rng((seed ^ 0x6576616c) >>> 0);
   let correct = 0;
   let hasCorrect = false;
   const test: Examples = d.test;
@@ -259,10 +277,13 @@ async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: re
   let [tp, fp, fn] = [0, 0, 0];
   const size = Math.max(1, Math.min(EVAL_BATCH, Math.floor(EVAL_POSITIONS / outputsPerExample(n))));
   for (const b of batches(test, featureSize, size, null)) {
-    const feeds: NamedTensors = { input: inputTensor(n, b.x, b.size), target: targetTensor(n, b.y, b.size, d) };
+    const feeds: NamedTensors = { input: inputTensor(n, b.x, b.size) };
+    if (g.hasTarget) feeds['target'] = targetTensor(n, b.y, b.size, d);
+    for (const m of g.noises) feeds[m.name] = normalNoise(noiseRng, m.shape, b.size);
     for (const [name, p] of named) feeds[name] = f32(params.get(name)!, p.shape);
     const out = await session.run(feeds);
     loss += (out['loss']!.data as Float32Array)[0]! * b.size;
+    for (const [t, sum] of termSums) termSums.set(t, sum + (out[termName(t)]!.data as Float32Array)[0]! * b.size);
     if (out['correct']) {
       hasCorrect = true;
       correct += (out['correct'].data as Float32Array)[0]!;
@@ -283,5 +304,6 @@ async function evaluate(session: Session, n: NetworkShape, d: Dataset, named: re
     loss: loss / test.n,
     ...(hasCorrect ? { accuracy: correct / (test.n * outputsPerExample(n)) } : {}),
     ...(twoClass ? { f1: tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn) } : {}),
+    ...(termSums.size > 0 ? { terms: means(termSums, test.n) } : {}),
   };
 }

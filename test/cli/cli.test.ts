@@ -60,6 +60,16 @@ class Served {
     return performance.now() - this.startedAt;
   }
 
+  /** The admin key a first start prints once on stderr. */
+  async adminKey(): Promise<string> {
+    const re = /^ {4}(fy_\S+)$/m;
+    for (;;) {
+      const m = re.exec(this.stderr);
+      if (m) return m[1]!;
+      await Promise.race([new Promise((resolve) => this.child.stderr!.once('data', resolve)), this.exited.then(() => assert.fail(`no admin key on stderr: ${this.stderr}`))]);
+    }
+  }
+
   /** SIGTERM, then the exit code. */
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
@@ -91,13 +101,15 @@ class Served {
   }
 }
 
-async function getJson(url: string): Promise<{ status: number; body: any }> { // `any`: JSON from the wire, checked by the assertions
-  const res = await fetch(url);
+const bearer = (key?: string): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});
+
+async function getJson(url: string, key?: string): Promise<{ status: number; body: any }> { // `any`: JSON from the wire, checked by the assertions
+  const res = await fetch(url, { headers: bearer(key) });
   return { status: res.status, body: await res.json() };
 }
 
-async function postInfer(url: string, body: unknown): Promise<{ status: number; body: any }> { // `any`: as above
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function postInfer(url: string, body: unknown, key?: string): Promise<{ status: number; body: any }> { // `any`: as above
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(key) }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -117,11 +129,17 @@ describe('ferry CLI', () => {
     const data = tempDir();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const args = ['--port', String(port), '--data', data, '--log-level', 'info'];
+    // --open, as `npm start` (the README's quick start) runs it: inference needs no key on loopback.
+    const args = ['--port', String(port), '--data', data, '--log-level', 'info', '--open'];
 
     const first = Served.spawn(url, args);
     const firstMs = await first.ready();
-    const ls = await ferry(['--url', url, 'models', 'ls']);
+    const key = await first.adminKey();
+    assert.equal((await getJson(`${url}/api/models`)).status, 401, 'open mode leaves the admin API locked');
+    const denied = await ferry(['--url', url, 'models', 'ls']);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /needs an API key[\s\S]*FERRY_API_KEY/);
+    const ls = await ferry(['--url', url, 'models', 'ls'], { env: { FERRY_API_KEY: key } });
     assert.equal(ls.code, 0, ls.stderr);
     const rows = ls.stdout.trim().split('\n');
     assert.match(rows[0]!, /^NAME\s+VERSIONS\s+ALIASES/);
@@ -157,7 +175,8 @@ describe('ferry CLI', () => {
     const second = Served.spawn(url, args);
     const secondMs = await second.ready();
     t.diagnostic(`start to ready: first start ${firstMs.toFixed(0)} ms (imports built-ins), second start ${secondMs.toFixed(0)} ms`);
-    const again = await ferry(['--url', url, 'models', 'ls', '--json']);
+    const again = await ferry(['--url', url, '--api-key', key, 'models', 'ls', '--json']);
+    assert.doesNotMatch(second.stderr, /fy_/, 'the admin key is made and shown on the first start only');
     assert.deepEqual((JSON.parse(again.stdout) as { name: string; versions: number[] }[]).map((m) => [m.name, m.versions]), BUILTINS.map((n) => [n, [1]]), 'built-ins are imported once');
     assert.equal(await second.stop(), 0);
     second.assertLogs();
@@ -173,7 +192,7 @@ describe('ferry CLI', () => {
     const byEnv = Served.spawn(`http://${host}:${port}`, [], env);
     await byEnv.ready();
     assert.ok(existsSync(path.join(data, 'ferry.db')), 'the metadata store is in FERRY_DATA');
-    assert.deepEqual((await getJson(`http://${host}:${port}/api/models`)).body, { models: [] });
+    assert.deepEqual((await getJson(`http://${host}:${port}/api/models`, await byEnv.adminKey())).body, { models: [] });
     if (host !== '127.0.0.1') await assert.rejects(fetch(`http://127.0.0.1:${port}/v2/health/live`), 'nothing listens on the other address');
     assert.equal(await byEnv.stop(), 0);
 
@@ -226,13 +245,14 @@ describe('ferry CLI', () => {
     const url = `http://127.0.0.1:${port}`;
     const server = Served.spawn(url, ['--port', String(port), '--data', tempDir()], { FERRY_BUILTIN_MODELS: 'false' });
     await server.ready();
+    const key = await server.adminKey();
     const run = async (...args: string[]) => {
-      const r = await ferry(args, { env: { FERRY_URL: url } });
+      const r = await ferry(args, { env: { FERRY_URL: url, FERRY_API_KEY: key } });
       assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
       return r.stdout.trim();
     };
     const fails = async (...args: string[]) => {
-      const r = await ferry(args, { env: { FERRY_URL: url } });
+      const r = await ferry(args, { env: { FERRY_URL: url, FERRY_API_KEY: key } });
       assert.equal(r.code, 1, `ferry ${args.join(' ')} should fail: ${r.stdout}`);
       return r.stderr.trim();
     };
@@ -253,7 +273,7 @@ describe('ferry CLI', () => {
 
     // What the CLI registered is what the server serves: unversioned requests follow prod.
     const x = Float32Array.from([0.5, -1, 0.25, 2, -0.75]);
-    const served = await postInfer(`${url}/v2/models/m/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 5], data: Array.from(x) }] });
+    const served = await postInfer(`${url}/v2/models/m/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 5], data: Array.from(x) }] }, key);
     assert.equal(served.body.model_version, '2');
     (served.body.outputs[0].data as number[]).forEach((v, i) => assert.ok(Math.abs(v - mlpReference(p2, x, 1)[i]!) < 1e-5));
 
@@ -301,13 +321,14 @@ describe('ferry CLI', () => {
     const url = `http://127.0.0.1:${port}`;
     const server = Served.spawn(url, ['--port', String(port), '--data', tempDir(), '--log-level', 'info'], { FERRY_BUILTIN_MODELS: 'false', FERRY_LOG_INFERENCE_REQUESTS: 'true' });
     await server.ready();
+    const key = await server.adminKey();
     // maxBatchSize 0: one request per run, so the others wait in the queue where /metrics shows them.
-    const pushed = await ferry(['--url', url, 'models', 'push', path.join(files, 'slow.onnx'), '--config', '{"maxBatchSize":0}']);
+    const pushed = await ferry(['--url', url, 'models', 'push', path.join(files, 'slow.onnx'), '--config', '{"maxBatchSize":0}'], { env: { FERRY_API_KEY: key } });
     assert.equal(pushed.code, 0, pushed.stderr);
 
     // A value that must never show up in the logs, sent once as JSON.
     const MARKER = 0.0123456789;
-    const small = await postInfer(`${url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 256], data: new Array<number>(256).fill(MARKER) }] });
+    const small = await postInfer(`${url}/v2/models/slow/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 256], data: new Array<number>(256).fill(MARKER) }] }, key);
     assert.equal(small.status, 200);
 
     // The slow ones travel as binary tensors: small bodies that the server takes in at once.
@@ -320,7 +341,7 @@ describe('ferry CLI', () => {
     const body = new Uint8Array(Buffer.concat([header, Buffer.from(new Float32Array(rows * 256).fill(MARKER).buffer)]));
     const inflight = Array.from({ length: N }, async () => {
       const res = await fetch(`${url}/v2/models/slow/infer`, {
-        method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+        method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), ...bearer(key) },
       });
       return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
     });
@@ -332,7 +353,7 @@ describe('ferry CLI', () => {
     let polls = 0;
     for (;;) {
       assert.ok(++polls < 5000, 'the slow requests never queued');
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(`${url}/metrics`, { headers: bearer(key) })).text();
       const executed = metric(text, 'ferry_execution_count_total') - 1, queued = metric(text, 'ferry_queue_depth');
       if (executed + queued === N && queued >= 1) break;
     }

@@ -6,6 +6,7 @@ import type { Clock } from '../../src/core/clock.js';
 import { DEFAULT_CONFIG, type FerryConfig } from '../../src/core/config.js';
 import { Ferry } from '../../src/ferry.js';
 import { createLogger } from '../../src/monitor/logger.js';
+import { OpenAuthorizer } from '../../src/security/authorizer.js';
 
 export interface TestServer {
   readonly ferry: Ferry;
@@ -21,7 +22,10 @@ export function tempDir(prefix = 'ferry-test-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-export async function startServer(overrides: ConfigOverrides = {}, opts: { clock?: Clock; dataDir?: string } = {}): Promise<TestServer> {
+/** `auth: true` runs the production authorizer (API keys; the first admin key is ferry.firstAdminKey
+ *  on a fresh folder). Without it the server lets every request through, as the tests of serving,
+ *  training and the registry want: an explicit test-only choice, not a default of Ferry's. */
+export async function startServer(overrides: ConfigOverrides = {}, opts: { clock?: Clock; dataDir?: string; auth?: boolean; now?: () => Date } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const config: FerryConfig = {
     ...DEFAULT_CONFIG,
@@ -33,7 +37,7 @@ export async function startServer(overrides: ConfigOverrides = {}, opts: { clock
     ...overrides,
     batching: { ...DEFAULT_CONFIG.batching, ...overrides.batching },
   };
-  const ferry = await Ferry.create({ config, clock: opts.clock, logger: createLogger(config.logLevel) });
+  const ferry = await Ferry.create({ config, clock: opts.clock, now: opts.now, logger: createLogger(config.logLevel), ...(opts.auth ? {} : { authorizer: new OpenAuthorizer() }) });
   const url = await ferry.listen();
   return {
     ferry, url, dataDir,

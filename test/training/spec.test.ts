@@ -38,11 +38,12 @@ describe('parseSpec accepts', () => {
       const d = recipe.dataset;
       const input = recipe.input ?? (d.type === 'skipgram' ? [2 + (d.negatives ?? 5)] : d.type === 'spam-assassin-lm' ? [d.context] : [(d as { maxLength: number }).maxLength]);
       const out = net.forward(tape.input('input', [-1, ...input], net.inputType), {
-        training: true, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s),
+        training: true, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s), normalNoise: (s) => tape.input(`e${n++}`, s),
       });
       // MNIST: 10 digits; spam: ham/spam; word2vec: one score per (center, context|negative) pair;
-      // tiny-gpt: a next-character logit per position for each of 3 + 256 + 128 tokens
-      const expected = name === 'tiny-gpt' ? [-1, 128, 387] : [-1, name.startsWith('mnist') ? 10 : name === 'word2vec' ? 6 : 2];
+      // tiny-gpt: a next-character logit per position for each of 3 + 256 + 128 tokens; mnist-vae
+      // has no classes: its forward pass is the digit's reconstruction
+      const expected = name === 'tiny-gpt' ? [-1, 128, 387] : name === 'mnist-vae' ? [-1, 1, 28, 28] : [-1, name.startsWith('mnist') ? 10 : name === 'word2vec' ? 6 : 2];
       assert.deepEqual(out.shape, expected);
     });
   }
@@ -124,7 +125,7 @@ describe('parseSpec rejects, naming the path and the fix', () => {
     rejects(withField({ optimizer: undefined }), /optimizer\.type must be one of sgd, adam, adamw, got undefined/);
     rejects(withField({ schedule: { type: 'linear' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
     rejects(withField({ schedule: { type: 'toString' } }), /schedule\.type must be one of constant, step, exponential, cosine/);
-    rejects(withField({ loss: 'nll' }), /loss must be one of crossEntropy, mse, binaryCrossEntropy, got "nll"/);
+    rejects(withField({ loss: 'nll' }), /loss must be one of crossEntropy, mse, binaryCrossEntropy, elbo, got "nll"/);
     rejects(withField({ dataset: { type: 'parquet', path: 'x.parquet' } }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, spam-assassin-lm, skipgram, got "parquet"/);
     rejects(withField({ dataset: 'mnist' }), /dataset\.type must be one of mnist, idx, jsonl, csv, images, spam-assassin, spam-assassin-lm, skipgram, got "mnist"/);
   });

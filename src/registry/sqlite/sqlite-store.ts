@@ -4,13 +4,14 @@
 import Database from 'better-sqlite3';
 import { FerryError } from '../../core/errors.js';
 import type { MetadataStore } from '../metadata-store.js';
-import type { ModelSummary, NewVersion, VersionRecord } from '../records.js';
+import type { ModelAccess, ModelSummary, NewVersion, VersionRecord } from '../records.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS models (
   name TEXT PRIMARY KEY,
   created_at TEXT NOT NULL,
-  next_version INTEGER NOT NULL DEFAULT 1
+  next_version INTEGER NOT NULL DEFAULT 1,
+  owner TEXT
 );
 CREATE TABLE IF NOT EXISTS versions (
   model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
@@ -32,7 +33,19 @@ CREATE TABLE IF NOT EXISTS aliases (
   PRIMARY KEY (model, alias),
   FOREIGN KEY (model, version) REFERENCES versions(model, version) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS model_shares (
+  model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+  tenant TEXT NOT NULL,
+  PRIMARY KEY (model, tenant)
+);
 `;
+
+/** Data folders from before tenants have a models table without an owner column. Their models keep
+ *  owner NULL: public, as they were when the server had no keys, and managed by the admin tenant. */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(models)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'owner')) db.exec('ALTER TABLE models ADD COLUMN owner TEXT');
+}
 
 interface VersionRow {
   model: string; version: number; format: string; artifact_key: string; size_bytes: number; sha256: string;
@@ -69,6 +82,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrate(this.db);
   }
 
   async listModels(): Promise<ModelSummary[]> {
@@ -95,7 +109,9 @@ export class SqliteMetadataStore implements MetadataStore {
   async addVersion(v: NewVersion): Promise<VersionRecord> {
     const createdAt = this.now().toISOString();
     const insert = this.db.transaction((): number => {
-      this.sql('INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)').run(v.model, createdAt);
+      // The first version's pusher owns the name for good: deleting every version keeps the row (and
+      // its owner), so another tenant cannot take the name over and continue its version numbers.
+      this.sql('INSERT OR IGNORE INTO models (name, created_at, owner) VALUES (?, ?, ?)').run(v.model, createdAt, v.owner ?? null);
       // A model whose versions were all deleted is kept as a row holding next_version, so its numbers are
       // never handed out again; coming back, it counts as created now.
       const live = this.sql('SELECT COUNT(*) FROM versions WHERE model = ?').pluck().get(v.model) as number;
@@ -107,7 +123,8 @@ export class SqliteMetadataStore implements MetadataStore {
         JSON.stringify(v.signature), JSON.stringify(v.config), JSON.stringify(v.metadata));
       return version;
     });
-    return { ...v, version: insert.immediate(), createdAt };
+    const { owner: _owner, ...rec } = v;
+    return { ...rec, version: insert.immediate(), createdAt };
   }
 
   async getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
@@ -133,6 +150,28 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async deleteAlias(model: string, alias: string): Promise<boolean> {
     return this.sql('DELETE FROM aliases WHERE model = ? AND alias = ?').run(model, alias).changes > 0;
+  }
+
+  async getAccess(model: string): Promise<ModelAccess | undefined> {
+    const row = this.sql('SELECT owner FROM models WHERE name = ?').get(model) as { owner: string | null } | undefined;
+    if (!row) return undefined;
+    const sharedWith = this.sql('SELECT tenant FROM model_shares WHERE model = ? ORDER BY tenant').pluck().all(model) as string[];
+    return { owner: row.owner, sharedWith };
+  }
+
+  async claim(model: string, owner: string | null): Promise<string | null> {
+    this.sql('INSERT OR IGNORE INTO models (name, created_at, owner) VALUES (?, ?, ?)').run(model, this.now().toISOString(), owner);
+    return (this.sql('SELECT owner FROM models WHERE name = ?').get(model) as { owner: string | null }).owner;
+  }
+
+  async share(model: string, tenant: string): Promise<boolean> {
+    if (!(await this.getModel(model))) return false;
+    this.sql('INSERT OR IGNORE INTO model_shares (model, tenant) VALUES (?, ?)').run(model, tenant);
+    return true;
+  }
+
+  async unshare(model: string, tenant: string): Promise<boolean> {
+    return this.sql('DELETE FROM model_shares WHERE model = ? AND tenant = ?').run(model, tenant).changes > 0;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,11 @@ import type { VersionRecord } from '../../registry/records.js';
 import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { sendError, type ServerDeps } from '../app.js';
 import { isTarUpload, packOptions, packTar, readBody } from './hf-upload.js';
+import { visibleModels } from '../auth-hooks.js';
+import { ownerFor } from '../../security/tenancy.js';
+import { auditRoutes } from './audit-routes.js';
+import { keyRoutes } from './key-routes.js';
+import { shareRoutes } from './share-routes.js';
 import { trainingRoutes } from './training-routes.js';
 
 interface NameParams { name: string }
@@ -35,9 +40,12 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
 
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
-  if (deps.jobs) trainingRoutes(app, deps.jobs);
+  if (deps.jobs) trainingRoutes(app, deps.jobs, { registry, owners: deps.security.jobOwners });
+  keyRoutes(app, deps.security);
+  auditRoutes(app, deps.security);
+  shareRoutes(app, registry);
 
-  app.get('/models', read, async () => ({ models: await registry.list() }));
+  app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
     const m = await registry.model(request.params.name);
     const versions = (await registry.meta.listVersions(m.name)).map((v) => ({ ...versionView(v), loaded: pool.isLoaded(v.model, v.version) }));
@@ -81,7 +89,7 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
         source = Readable.from([packTar(await readBody(source, limit), hf, limit)]);
       }
       const metadata = { source: 'upload', ...(request.query.description ? { description: request.query.description } : {}) };
-      const v = await registry.push(request.params.name, source, { config: config as object, metadata });
+      const v = await registry.push(request.params.name, source, { config: config as object, metadata, owner: ownerFor(request.principal) });
       return reply.code(201).send(versionView(v));
     });
   });

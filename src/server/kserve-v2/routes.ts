@@ -7,6 +7,7 @@ import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import { parseVersionRef } from '../../registry/names.js';
 import { checkInputs, checkOutputs } from '../../tasks/tensor.js';
 import { sendError, type ServerDeps } from '../app.js';
+import { visibleModels } from '../auth-hooks.js';
 import { decodeInferRequest, parseHeaderLength } from './decode.js';
 import { encodeInferResponse } from './encode.js';
 
@@ -97,7 +98,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
   const statsOf = (name: string, versions: readonly number[]) => versions.map((ver) => monitor.stats.of(name, ver));
   const stats = async (request: FastifyRequest<{ Params: Partial<ModelParams> }>) => {
     const { name, version } = request.params;
-    if (name === undefined) return { model_stats: (await registry.list()).flatMap((m) => statsOf(m.name, m.versions)) };
+    if (name === undefined) return { model_stats: (await visibleModels(registry.meta, request.principal, await registry.list())).flatMap((m) => statsOf(m.name, m.versions)) };
     const m = await registry.model(name);
     const versions = version === undefined ? m.versions : [(await registry.resolve(name, version)).version];
     return { model_stats: statsOf(name, versions) };
@@ -111,7 +112,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
     const body = parseJsonBody(request.body);
     const onlyReady = body.ready === true;
     const rows = [];
-    for (const m of await registry.list()) {
+    for (const m of await visibleModels(registry.meta, request.principal, await registry.list())) {
       const served = m.aliases[DEFAULT_ALIAS] ?? m.latestVersion;
       for (const v of m.versions) {
         const loaded = pool.isLoaded(m.name, v);

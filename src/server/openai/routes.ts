@@ -7,6 +7,8 @@ import { FerryError } from '../../core/errors.js';
 import { Cancellation } from '../../core/cancel.js';
 import type { ServerDeps } from '../app.js';
 import { generationRoutes } from './generation-routes.js';
+import { imageRoutes } from './image-routes.js';
+import { visibleModels } from '../auth-hooks.js';
 
 interface ClassificationBody {
   model?: unknown;
@@ -47,9 +49,10 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
 
   // chat and completions share this plugin's error envelope
   if (deps.generation) await generationRoutes(app, { deps, generation: deps.generation });
+  await imageRoutes(app, { deps });
 
-  app.get('/models', { config: { scope: 'read' } }, async () => {
-    const models = await registry.list();
+  app.get('/models', { config: { scope: 'read' } }, async (request) => {
+    const models = await visibleModels(registry.meta, request.principal, await registry.list());
     return { object: 'list', data: models.map((m) => ({ id: m.name, object: 'model', created: Math.floor(Date.parse(m.createdAt) / 1000), owned_by: 'ferry' })) };
   });
 

@@ -1,9 +1,8 @@
 // A folder of images, one sub-folder per class (the torchvision ImageFolder layout), decoded and
-// resized with sharp. This is the only file that imports sharp, so a build without it loses image
-// datasets and nothing else.
+// resized with sharp (src/images/codec.ts).
 import path from 'node:path';
-import sharp from 'sharp';
 import { invalid } from '../../core/errors.js';
+import { decodeImage } from '../../images/codec.js';
 import type { Dataset, SplitOptions } from './dataset.js';
 import { listDir } from './read.js';
 import { splitPool } from './split.js';
@@ -56,31 +55,9 @@ export async function loadImages(src: ImageFolder): Promise<Dataset> {
   const x = new Float32Array(files.length * size);
   for (let start = 0; start < files.length; start += CONCURRENCY) {
     await Promise.all(files.slice(start, start + CONCURRENCY).map(async (file, k) => {
-      x.set(await decode(file, width, height, channels), (start + k) * size);
+      x.set(await decodeImage(file, width, height, channels), (start + k) * size);
     }));
   }
   const pool = { n: files.length, x, y: Int32Array.from(labels), featureShape: [channels, height, width], classes };
   return splitPool(pool, { name: path.basename(dir), type: 'images', source: dir }, src);
-}
-
-/** One image as channels-first floats in [0, 1]. */
-async function decode(file: string, width: number, height: number, channels: 1 | 3): Promise<Float32Array> {
-  // 'fill' stretches rather than crops or pads: every pixel of the source stays in the example.
-  const img = sharp(file).resize(width, height, { fit: 'fill' }).removeAlpha();
-  const { data, info } = await (channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb'))
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
-    .catch((e: unknown) => {
-      throw invalid(`cannot decode image ${file} (${(e as Error).message}); send PNG, JPEG, WebP or GIF files, or remove it`);
-    });
-  if (info.channels !== channels || data.length !== width * height * channels) {
-    throw invalid(`image ${file} decoded to ${info.channels} channels of ${info.width}×${info.height}, not ${channels} of ${width}×${height}`);
-  }
-  // sharp gives interleaved HWC bytes; models here take CHW.
-  const out = new Float32Array(channels * height * width);
-  const plane = height * width;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < channels; c++) out[c * plane + p] = data[p * channels + c]! / 255;
-  }
-  return out;
 }

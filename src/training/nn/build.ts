@@ -8,6 +8,7 @@ import { DecoderLM } from './decoder.js';
 import type { Module } from './module.js';
 import { SkipGram } from './skipgram.js';
 import { TransformerEncoder } from './transformer.js';
+import { VAE } from './vae.js';
 
 export function buildModule(spec: LayerSpec): Module {
   switch (spec.type) {
@@ -28,6 +29,7 @@ export function buildModule(spec: LayerSpec): Module {
     case 'TransformerEncoder': return new TransformerEncoder(spec);
     case 'DecoderLM': return new DecoderLM(spec);
     case 'SkipGram': return new SkipGram(spec.vocab, spec.dim);
+    case 'VAE': return new VAE(spec);
   }
 }
 
@@ -35,9 +37,15 @@ export const buildNetwork = (layers: readonly LayerSpec[]): Sequential => new Se
 
 /** The network a spec's model list describes: its layers in a Sequential, except that a DecoderLM —
  *  a whole language model — stands alone, so its parameters carry the names a GGUF exporter maps
- *  ('tokens', 'blocks.0.attention.q.weight', …) rather than '0.tokens'. */
+ *  ('tokens', 'blocks.0.attention.q.weight', …) rather than '0.tokens'; so does a VAE, whose own
+ *  objective and served decoder a Sequential would hide. */
 export function buildModel(layers: readonly LayerSpec[]): Module {
-  if (!layers.some((l) => l.type === 'DecoderLM')) return buildNetwork(layers);
-  if (layers.length !== 1) throw shapeError('a DecoderLM is a whole language model (token ids in, next-token logits out): make it the only layer of the model');
-  return buildModule(layers[0]!);
+  const whole = layers.find((l) => l.type === 'DecoderLM' || l.type === 'VAE');
+  if (!whole) return buildNetwork(layers);
+  if (layers.length !== 1) {
+    throw shapeError(whole.type === 'VAE'
+      ? 'a VAE is a whole generative model (images in, its own objective, a decoder served): make it the only layer of the model'
+      : 'a DecoderLM is a whole language model (token ids in, next-token logits out): make it the only layer of the model');
+  }
+  return buildModule(whole);
 }

@@ -3,17 +3,20 @@
 import * as F from '../autodiff/fn.js';
 import { fmtShape, shapeError, type Value } from '../autodiff/tape.js';
 
-export const LOSSES = ['crossEntropy', 'mse', 'binaryCrossEntropy'] as const;
+/** 'elbo' is the network's own objective (Module.objective: a VAE's negative evidence lower bound),
+ *  which needs no targets; the others compare the network's output with a target. */
+export const LOSSES = ['crossEntropy', 'mse', 'binaryCrossEntropy', 'elbo'] as const;
 export type LossName = (typeof LOSSES)[number];
+export type TargetLoss = Exclude<LossName, 'elbo'>;
 
-/** How targets are fed for a loss: class ids, or float rows. */
-export function targetKind(loss: LossName): 'classes' | 'floats' {
-  return loss === 'crossEntropy' ? 'classes' : 'floats';
+/** How targets are fed for a loss: class ids, float rows, or not at all. */
+export function targetKind(loss: LossName): 'classes' | 'floats' | 'none' {
+  return loss === 'crossEntropy' ? 'classes' : loss === 'elbo' ? 'none' : 'floats';
 }
 
 /** The mean loss over the batch. `out` is the network's raw output (logits for the two
  *  classification losses, which fold the softmax / sigmoid in for numerical stability). */
-export function lossValue(loss: LossName, out: Value, target: Value): Value {
+export function lossValue(loss: TargetLoss, out: Value, target: Value): Value {
   switch (loss) {
     case 'crossEntropy': {
       // [N, classes] with one class id per example, or [N, T, classes] with one per position (a
@@ -41,7 +44,7 @@ export function lossValue(loss: LossName, out: Value, target: Value): Value {
 
 /** How many predictions in the batch were right (classification; for sequences, positions whose
  *  next token was predicted), as a float scalar. */
-export function correctCount(loss: LossName, out: Value, target: Value): Value | undefined {
+export function correctCount(loss: TargetLoss, out: Value, target: Value): Value | undefined {
   switch (loss) {
     case 'crossEntropy':
       return F.sumAll(F.cast(F.equal(F.argmax(out, -1), target), 'FP32'));
@@ -56,7 +59,7 @@ export function correctCount(loss: LossName, out: Value, target: Value): Value |
 
 /** The outputs the exported model serves. A language model ([N, T, vocab]) serves its logits alone:
  *  sampling is the server's business, and probabilities would double the largest tensor it returns. */
-export function servingOutputs(loss: LossName, out: Value): Record<string, Value> {
+export function servingOutputs(loss: TargetLoss, out: Value): Record<string, Value> {
   switch (loss) {
     case 'crossEntropy':
       return out.rank === 3 ? { logits: out } : { logits: out, probabilities: F.softmax(out, -1) };

@@ -27,13 +27,43 @@ export interface ForwardContext {
   /** a keep-mask for dropout, scaled by 1/(1−p), fed from JS on every step so runs are reproducible
    *  (onnxruntime's random ops cannot be seeded per run) */
   dropoutMask(shape: readonly number[], p: number): Value;
+  /** standard normal noise of `shape` (the batch is -1), drawn in JS from the run's seeded generator
+   *  and fed on every step and evaluation, for the same reason as dropout masks (a VAE's ε) */
+  normalNoise(shape: readonly number[]): Value;
 }
+
+/** What a network that scores itself returns (see Module.objective). */
+export interface Objective {
+  /** a scalar: the mean over the batch of what training minimizes */
+  readonly loss: Value;
+  /** scalars that make up the loss, means over the batch, reported per epoch as trainTerms and
+   *  testTerms (a VAE's reconstruction and kl) */
+  readonly terms: Readonly<Record<string, Value>>;
+}
+
+/** Declares a run-time input of the served graph: `shape` is one example's, the batch is prepended. */
+export type ServedInput = (name: string, shape: readonly number[]) => Value;
 
 export abstract class Module {
   /** the name a user wrote, for error messages: 'Linear', 'Conv2d', … */
   abstract readonly kind: string;
 
   abstract forward(x: Value, ctx: ForwardContext): Value;
+
+  /**
+   * For a network whose loss is not one output compared with a target: its own objective, computed
+   * from the input alone; a spec trains it with `"loss": "elbo"`. A VAE needs this because its loss
+   * reads three tensors of its own (the decoder's logits and the encoder's mean and log-variance) and
+   * its target is its input. The alternative, a loss type that is handed a module's extra outputs,
+   * would make every network return a bag of named tensors and every loss pick from it; keeping the
+   * objective beside the layers that produce those tensors touches only the trainer's one
+   * "network output → loss" step.
+   */
+  objective?(x: Value, ctx: ForwardContext): Objective;
+
+  /** For a network whose served part differs from the one that trains (a VAE serves its decoder):
+   *  records the model to register, its inputs declared with `input`, and returns its outputs. */
+  serve?(input: ServedInput, ctx: ForwardContext): Record<string, Value>;
 
   /** what the network's input holds: float features, or integer ids (a network that starts with an
    *  Embedding); a custom module whose input is ids overrides this */

@@ -27,6 +27,7 @@ describe('DecoderLM gradients', () => {
         training: true,
         param: (p) => xs[byParam.get(p)!]!,
         dropoutMask: () => { throw new Error('no dropout here'); },
+        normalNoise: () => { throw new Error('no noise here'); },
       };
       return lm.forward(xs.at(-1) as Value, ctx);
     }, { eps: 1e-2, tol: 3e-2, samples: 6 });

@@ -27,6 +27,7 @@ describe('TransformerEncoder gradients', () => {
         training: false,
         param: (p) => xs[byParam.get(p)!]!,
         dropoutMask: () => { throw new Error('no dropout here'); },
+        normalNoise: () => { throw new Error('no noise here'); },
       };
       return enc.forward(xs.at(-1) as Value, ctx);
     }, { eps: 1e-2, tol: 3e-2, samples: 6 });
@@ -44,7 +45,7 @@ describe('TransformerEncoder gradients', () => {
       const named = enc.namedParameters();
       const vals = new Map(named.map(([n, p]) => [p, tape.input(n, p.shape)]));
       const x = tape.input('ids', [-1, -1], 'INT64');
-      const out = enc.forward(x, { training: false, param: (p) => vals.get(p)!, dropoutMask: () => { throw new Error(); } });
+      const out = enc.forward(x, { training: false, param: (p) => vals.get(p)!, dropoutMask: () => { throw new Error(); }, normalNoise: () => { throw new Error(); } });
       const s = await openGraphSession(emitModel(tape, { outputs: { y: out } }));
       const feeds: Record<string, { dtype: 'FP32' | 'INT64'; shape: number[]; data: Float32Array | BigInt64Array }> = {};
       for (const [n, p] of named) feeds[n] = { dtype: 'FP32', shape: [...p.shape], data: p.data };

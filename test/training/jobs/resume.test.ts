@@ -20,7 +20,7 @@ const SPEC = {
   loss: 'crossEntropy', optimizer: { type: 'adamw', lr: 0.002 }, schedule: { type: 'cosine' }, epochs: 8, batchSize: 32, seed: 11,
 };
 
-function serve(port: number, data: string): { child: ChildProcess; ready: Promise<void> } {
+function serve(port: number, data: string): { child: ChildProcess; ready: Promise<void>; adminKey: Promise<string> } {
   const env = envWith({ FERRY_BUILTIN_MODELS: 'false' });
   const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data', data, '--log-level', 'info'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const ready = new Promise<void>((resolve, reject) => {
@@ -31,7 +31,16 @@ function serve(port: number, data: string): { child: ChildProcess; ready: Promis
     });
     child.once('exit', (code) => reject(new Error(`server exited (${code}) before serving: ${out}`)));
   });
-  return { child, ready };
+  // a first start prints its admin key once, on stderr
+  const adminKey = new Promise<string>((resolve) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /^ {4}(fy_\S+)$/m.exec(err);
+      if (m) resolve(m[1]!);
+    });
+  });
+  return { child, ready, adminKey };
 }
 
 const withoutTimes = (ms: readonly EpochMetrics[]) => ms.map(({ seconds: _s, samplesPerSec: _r, ...m }) => m);
@@ -51,21 +60,23 @@ describe('training job checkpoints', () => {
     const first = serve(port, data);
     children.push(first.child);
     await first.ready;
-    const res = await fetch(`${url}/api/training-jobs`, { method: 'POST', body: JSON.stringify(SPEC), headers: { 'content-type': 'application/json' } });
+    const key = await first.adminKey;
+    const auth = { authorization: `Bearer ${key}` };
+    const res = await fetch(`${url}/api/training-jobs`, { method: 'POST', body: JSON.stringify(SPEC), headers: { 'content-type': 'application/json', ...auth } });
     assert.equal(res.status, 201, await res.clone().text());
     const { id } = (await res.json()) as { id: string };
 
     // kill the server the moment the first epoch's checkpoint is on disk
-    await readEvents(`${url}/api/training-jobs/${id}/events`, (e) => e.event === 'epoch');
+    await readEvents(`${url}/api/training-jobs/${id}/events`, (e) => e.event === 'epoch', key);
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
 
     const second = serve(port, data);
     children.push(second.child);
     await second.ready;
-    const events = await readEvents(`${url}/api/training-jobs/${id}/events`);
+    const events = await readEvents(`${url}/api/training-jobs/${id}/events`, undefined, key);
     assert.deepEqual(events.at(-1)!.data, { type: 'done', state: 'succeeded', result: { model: 'resumed', version: 1 } });
-    const job = (await (await fetch(`${url}/api/training-jobs/${id}`)).json()) as { resumedFromEpoch: number; epochs: EpochMetrics[] };
+    const job = (await (await fetch(`${url}/api/training-jobs/${id}`, { headers: auth })).json()) as { resumedFromEpoch: number; epochs: EpochMetrics[] };
     assert.ok(job.resumedFromEpoch >= 1 && job.resumedFromEpoch < 8, `resumed from epoch ${job.resumedFromEpoch}`);
     assert.deepEqual(job.epochs.map((e) => e.epoch), [1, 2, 3, 4, 5, 6, 7, 8], 'every epoch once, none lost or repeated');
     second.child.kill('SIGTERM');

@@ -231,7 +231,7 @@ describe('layer forward passes match plain-JS references', () => {
 /** A context that only records: enough to see the shape checks fire. */
 function scratchContext(tape: Tape): ForwardContext {
   let n = 0;
-  return { training: false, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s) };
+  return { training: false, param: (p) => tape.input(`p${n++}`, p.shape), dropoutMask: (s) => tape.input(`m${n++}`, s), normalNoise: (s) => tape.input(`e${n++}`, s) };
 }
 
 function recordShapeError(net: Module, shape: number[]): FerryError {

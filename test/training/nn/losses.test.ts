@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { FerryError } from '../../../src/core/errors.js';
 import { gradients } from '../../../src/training/autodiff/backward.js';
 import { Tape } from '../../../src/training/autodiff/tape.js';
-import { correctCount, lossValue, servingOutputs, type LossName } from '../../../src/training/nn/losses.js';
+import { correctCount, lossValue, servingOutputs, type TargetLoss } from '../../../src/training/nn/losses.js';
 import { Rng } from '../../../src/training/rng.js';
 import { assertClose, randn, runTape } from './support.js';
 
@@ -15,7 +15,7 @@ const ids = (xs: number[]) => ({ shape: [xs.length], recordShape: [-1], data: Bi
 const floats = (shape: number[], data: ArrayLike<number>) => ({ shape, recordShape: [-1, ...shape.slice(1)], data: Float32Array.from(data) });
 
 /** loss, correct count and d loss / d out, from one graph */
-async function evaluate(loss: LossName, out: ReturnType<typeof floats>, target: ReturnType<typeof floats> | ReturnType<typeof ids>) {
+async function evaluate(loss: TargetLoss, out: ReturnType<typeof floats>, target: ReturnType<typeof floats> | ReturnType<typeof ids>) {
   const r = await runTape({ out, target }, (v) => {
     const l = lossValue(loss, v['out']!, v['target']!);
     const [g] = gradients(l, [v['out']!]);

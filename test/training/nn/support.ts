@@ -67,6 +67,9 @@ export async function forward(m: Module, x: Fed, opts: ForwardOptions = {}): Pro
       maskRequests.push({ shape, p });
       return tape.input(`mask${maskRequests.length - 1}`, shape);
     },
+    normalNoise() {
+      throw new Error('forward() feeds no noise; record a noisy module with its own context');
+    },
   };
   const y = m.forward(input, ctx);
   const session = await openGraphSession(emitModel(tape, { outputs: { y } }));

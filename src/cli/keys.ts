@@ -1,0 +1,53 @@
+// `ferry keys create | ls | revoke`: API keys through the admin API (an admin-scope key in
+// FERRY_API_KEY or --api-key; `ferry serve` prints the first one on its first start).
+import type { Command } from 'commander';
+import type { FerryClient } from './client.js';
+
+interface KeyRow {
+  id: string; tenant: string; scopes: string[]; models: string[] | null;
+  createdAt: string; expiresAt: string | null; revokedAt: string | null; name: string | null;
+}
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+function state(k: KeyRow, now: number): string {
+  if (k.revokedAt) return 'revoked';
+  if (k.expiresAt && Date.parse(k.expiresAt) <= now) return 'expired';
+  return 'active';
+}
+
+export function keyCommands(program: Command, client: () => FerryClient): void {
+  const keys = program.command('keys').description('manage API keys: scopes, tenants, model limits, expiry');
+
+  keys.command('create').description('make a key; it is printed once and cannot be shown again')
+    .requiredOption('--tenant <tenant>', 'the tenant the key acts for')
+    .requiredOption('--scopes <list>', 'comma-separated: infer, read, train, admin, metrics')
+    .option('--models <list>', 'comma-separated model names the key is limited to (default: all of its tenant\'s)')
+    .option('--expires <when>', 'a duration (30d, 12h, 90m) or an ISO-8601 time')
+    .option('--name <text>', 'a note: what the key is for')
+    .option('--json', 'print JSON')
+    .action(async (opts: { tenant: string; scopes: string; models?: string; expires?: string; name?: string; json?: boolean }) => {
+      const body = { tenant: opts.tenant, scopes: list(opts.scopes), models: opts.models ? list(opts.models) : undefined, expires: opts.expires, name: opts.name };
+      const made = (await client().postJson('/api/keys', body)) as KeyRow & { key: string };
+      if (opts.json) return console.log(JSON.stringify(made, null, 2));
+      console.log(made.key);
+      process.stderr.write(`key ${made.id} for tenant ${made.tenant} (${made.scopes.join(', ')}${made.models ? `; models ${made.models.join(', ')}` : ''}${made.expiresAt ? `; expires ${made.expiresAt}` : ''}). It is shown only now.\n`);
+    });
+
+  keys.command('ls').description('list keys (never their secrets)').option('--tenant <tenant>', 'only this tenant\'s').option('--json', 'print JSON')
+    .action(async (opts: { tenant?: string; json?: boolean }) => {
+      const { keys: rows } = (await client().get(`/api/keys${opts.tenant ? `?tenant=${encodeURIComponent(opts.tenant)}` : ''}`)) as { keys: KeyRow[] };
+      if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+      const now = Date.now();
+      const table = rows.map((k) => [k.id, k.tenant, k.scopes.join(','), k.models?.join(',') ?? '*', k.expiresAt ?? '-', state(k, now), k.name ?? '']);
+      const head = ['ID', 'TENANT', 'SCOPES', 'MODELS', 'EXPIRES', 'STATE', 'NAME'];
+      const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+      console.log(head.map((h, i) => h.padEnd(w[i]!)).join('  ').trimEnd());
+      for (const r of table) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+    });
+
+  keys.command('revoke <id>').description('revoke a key at once; requests with it get 401').action(async (id: string) => {
+    const k = (await client().delete(`/api/keys/${encodeURIComponent(id)}`)) as KeyRow;
+    console.log(`revoked ${k.id} (tenant ${k.tenant})`);
+  });
+}
