@@ -2,6 +2,9 @@
 // on the same MNIST-sized MLP (784→128→10), in one run, under one load generator (wrk).
 // Servers run one at a time so they never compete for the CPU; each gets a warm-up first.
 // Prints a table, then one JSON line with throughput, p50/p99 latency and the ratios the issue targets.
+// Ferry runs in --open mode, so the same server answers requests without a key (no authentication,
+// limits or usage ledger) and with one (a key with generous limits and a budget): the difference is
+// what keys and accounting cost, measured alternately at c=64.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +22,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 
 interface Row { server: string; c: number; rps: number; p50: number; p99: number; errors: number }
 
-function wrk(url: string, c: number, script: string, env: Record<string, string>, seconds = SECONDS): Row & { raw: string } {
-  const r = spawnSync('wrk', ['-t1', `-c${c}`, `-d${seconds}s`, '--latency', '--timeout', '10s', '-s', script, url], { env: { ...process.env, ...env }, encoding: 'utf8' });
+function wrk(url: string, c: number, script: string, env: Record<string, string>, seconds = SECONDS, header?: string): Row & { raw: string } {
+  const r = spawnSync('wrk', ['-t1', `-c${c}`, `-d${seconds}s`, '--latency', '--timeout', '10s', ...(header ? ['-H', header] : []), '-s', script, url], { env: { ...process.env, ...env }, encoding: 'utf8' });
   const raw = r.stdout + r.stderr;
   const ms = (label: string) => {
     const m = raw.match(new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)`, 'm'));
@@ -129,7 +132,7 @@ export async function benchServe(): Promise<void> {
     { name: 'bare node:http + ORT, batching 64', start: () => spawn(node, [path.join(peers, 'bare_node_server.mjs'), modelFile, '9102', '64'], { cwd: root, stdio: 'ignore' }), port: 9102, url: 'http://127.0.0.1:9102/v2/models/m/infer', script: jsonScript, env: { BODY: path.join(out, 'body.json') } },
     ...(haveTorch ? [{ name: 'FastAPI + PyTorch (2 workers)', start: () => spawn('/usr/bin/python3', ['-m', 'uvicorn', 'fastapi_torch_server:app', '--port', '9103', '--workers', '2', '--log-level', 'warning'], { cwd: peers, stdio: 'ignore' }), port: 9103, url: 'http://127.0.0.1:9103/v2/models/m/infer', script: jsonScript, env: { BODY: path.join(out, 'body.json') } }] : []),
   ];
-  const ferryStart = () => spawn(node, [path.join(root, 'bin/ferry.js'), 'serve', '--port', '9104', '--data', dataDir], { cwd: root, stdio: 'ignore', env: { ...process.env, FERRY_BUILTIN_MODELS: 'false' } });
+  const ferryStart = () => spawn(node, [path.join(root, 'bin/ferry.js'), 'serve', '--port', '9104', '--data', dataDir, '--open'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FERRY_BUILTIN_MODELS: 'false' } });
 
   for (const t of targets) {
     const proc = t.start();
@@ -140,16 +143,46 @@ export async function benchServe(): Promise<void> {
   }
 
   const ferry = ferryStart();
+  const rootKey = adminKeyFrom(ferry);
   await waitFor('http://127.0.0.1:9104/v2/health/ready', ferry);
-  const pushed = await fetch('http://127.0.0.1:9104/api/models/mlp/versions', { method: 'POST', body: new Uint8Array(mlpModel({ inputs: 784, hidden: 128, outputs: 10, seed: 7 })) });
+  const admin = { authorization: `Bearer ${await rootKey}` };
+  const pushed = await fetch('http://127.0.0.1:9104/api/models/mlp/versions', { method: 'POST', headers: admin, body: new Uint8Array(mlpModel({ inputs: 784, hidden: 128, outputs: 10, seed: 7 })) });
   if (pushed.status !== 201) throw new Error(`push failed: ${pushed.status} ${await pushed.text()}`);
-  rows.push(...measure('Ferry, JSON tensors', 'http://127.0.0.1:9104/v2/models/mlp/infer', jsonScript, { BODY: path.join(out, 'body.json') }));
-  rows.push(...measure('Ferry, binary tensors', 'http://127.0.0.1:9104/v2/models/mlp/infer', binScript, { BODY: path.join(out, 'body.bin'), HLEN: String(header.length) }));
-  const stats = await (await fetch('http://127.0.0.1:9104/v2/models/mlp/stats')).json() as { model_stats: { inference_count: number; execution_count: number }[] };
+  const made = await fetch('http://127.0.0.1:9104/api/keys', {
+    method: 'POST', headers: { ...admin, 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant: 'admin', scopes: ['infer'], limits: { rpm: 100_000_000, tpm: 1_000_000_000, concurrency: 10_000, budget: { period: 'month', computeSeconds: 1_000_000_000 } } }),
+  });
+  if (made.status !== 201) throw new Error(`key failed: ${made.status} ${await made.text()}`);
+  const keyHeader = `Authorization: Bearer ${((await made.json()) as { key: string }).key}`;
+  const inferUrl = 'http://127.0.0.1:9104/v2/models/mlp/infer';
+  const jsonEnv = { BODY: path.join(out, 'body.json') };
+  rows.push(...measure('Ferry, JSON tensors', inferUrl, jsonScript, jsonEnv));
+  rows.push(...measure('Ferry, binary tensors', inferUrl, binScript, { BODY: path.join(out, 'body.bin'), HLEN: String(header.length) }));
+  // keys and accounting: open and keyed requests alternate, three times each, on the warm server
+  wrk(inferUrl, 64, jsonScript, jsonEnv, 2, keyHeader);
+  const auth: Row[] = [];
+  for (let i = 0; i < 3; i++) {
+    auth.push({ ...wrk(inferUrl, 64, jsonScript, jsonEnv), server: 'Ferry, JSON, no key (--open)' });
+    auth.push({ ...wrk(inferUrl, 64, jsonScript, jsonEnv, SECONDS, keyHeader), server: 'Ferry, JSON, key + limits + ledger' });
+  }
+  const stats = await (await fetch('http://127.0.0.1:9104/v2/models/mlp/stats', { headers: admin })).json() as { model_stats: { inference_count: number; execution_count: number }[] };
   await stop(ferry);
   rmSync(dataDir, { recursive: true, force: true });
 
-  report(rows, stats.model_stats[0]!);
+  report(rows, stats.model_stats[0]!, auth);
+}
+
+/** The admin key `ferry serve` prints on a fresh data folder (to stderr, once). */
+function adminKeyFrom(proc: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = /fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(text);
+      if (m) resolve(m[0]);
+    });
+    proc.once('exit', () => reject(new Error(`ferry exited before printing its admin key: ${text.slice(0, 500)}`)));
+  });
 }
 
 function measure(name: string, url: string, script: string, env: Record<string, string>): Row[] {
@@ -160,13 +193,18 @@ function measure(name: string, url: string, script: string, env: Record<string, 
   });
 }
 
-function report(rows: Row[], ferryStats: { inference_count: number; execution_count: number }): void {
+function report(rows: Row[], ferryStats: { inference_count: number; execution_count: number }, auth: Row[]): void {
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nServing benchmark: MLP 784→128→10, wrk -t1, ${SECONDS}s per point, ${new Date().toISOString().slice(0, 10)}`);
   console.log(`${pad('server', 44)} ${pad('c', 4)} ${pad('req/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} errors`);
   for (const r of rows) console.log(`${pad(r.server, 44)} ${pad(String(r.c), 4)} ${pad(r.rps.toFixed(0), 9)} ${pad(r.p50.toFixed(2), 8)} ${pad(r.p99.toFixed(2), 8)} ${r.errors}`);
   const at = (server: string, c: number) => rows.find((r) => r.server.startsWith(server) && r.c === c);
   const bare = at('bare node:http + ORT, batching', 64), json = at('Ferry, JSON', 64), bin = at('Ferry, binary', 64), fast = at('FastAPI', 64);
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const open = auth.filter((r) => r.server.includes('no key')), keyed = auth.filter((r) => !r.server.includes('no key'));
+  console.log('\nkeys and accounting at c=64 (same server, alternating; target ≤ 5% throughput loss)');
+  for (const r of auth) console.log(`${pad(r.server, 44)} ${pad(String(r.c), 4)} ${pad(r.rps.toFixed(0), 9)} ${pad(r.p50.toFixed(2), 8)} ${pad(r.p99.toFixed(2), 8)} ${r.errors}`);
+  const authLoss = 1 - median(keyed.map((r) => r.rps)) / median(open.map((r) => r.rps));
   const ratio = (a?: Row, b?: Row) => (a && b ? Number((a.rps / b.rps).toFixed(2)) : null);
   const ratios = {
     ferry_json_vs_bare_batching_rps_c64: ratio(json, bare),
@@ -175,10 +213,11 @@ function report(rows: Row[], ferryStats: { inference_count: number; execution_co
     ferry_json_vs_fastapi_torch_rps_c64: ratio(json, fast),
     ferry_binary_vs_fastapi_torch_rps_c64: ratio(bin, fast),
     ferry_avg_batch_size: Number((ferryStats.inference_count / ferryStats.execution_count).toFixed(1)),
+    ferry_key_and_accounting_rps_loss_c64: Number(authLoss.toFixed(3)),
   };
   console.log('\nratios at c=64 (targets: JSON ≥ 1.0× bare batching rps with p99 ≤ 1.5×; binary ≥ 1.5×; ≥ 4× FastAPI)');
   for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v}`);
-  const result = { bench: 'serve', date: new Date().toISOString(), rows: rows.map(({ raw: _raw, ...r }: Row & { raw?: string }) => ({ ...r, rps: Math.round(r.rps), p50: Number(r.p50.toFixed(3)), p99: Number(r.p99.toFixed(3)) })), ratios };
+  const result = { bench: 'serve', date: new Date().toISOString(), rows: [...rows, ...auth].map(({ raw: _raw, ...r }: Row & { raw?: string }) => ({ ...r, rps: Math.round(r.rps), p50: Number(r.p50.toFixed(3)), p99: Number(r.p99.toFixed(3)) })), ratios };
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'serve.json'), JSON.stringify(result, null, 1));
   console.log(JSON.stringify(result));

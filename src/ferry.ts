@@ -24,7 +24,11 @@ import { ModelPool } from './scheduler/model-pool.js';
 import { ADMIN_TENANT, KEY_SCOPES, type Authorizer } from './security/authorizer.js';
 import { createKey } from './security/issue.js';
 import { KeyAuthorizer } from './security/key-authorizer.js';
+import { NO_LIMITS } from './security/limits.js';
 import { SecurityDb } from './security/sqlite/security-db.js';
+import { UsageDb } from './security/sqlite/usage-db.js';
+import { Admission } from './security/admission.js';
+import { UsageRecorder } from './security/usage.js';
 import { buildServer } from './server/app.js';
 import { OnnxGenerativeRuntime } from './tasks/onnx-generator.js';
 import { TextTaskRuntime as textModelsRuntime } from './tasks/text-runtime.js';
@@ -88,6 +92,8 @@ export class Ferry {
     readonly jobs: JobService,
     readonly generation: GenerationPool,
     private readonly securityDb: SecurityDb,
+    private readonly usageDb: UsageDb,
+    private readonly usage: UsageRecorder,
     private readonly usesKeys: boolean,
     private readonly now: () => Date,
   ) {}
@@ -122,13 +128,22 @@ export class Ferry {
     }, { ...config.generation, logger });
     const securityDb = new SecurityDb(path.join(config.data, 'ferry.db'));
     const authorizer = opts.authorizer ?? new KeyAuthorizer(securityDb, { clock, now, open: config.open });
+    const usageDb = new UsageDb(path.join(config.data, 'ferry.db'));
+    const usage = new UsageRecorder(usageDb, {
+      clock, now, ...config.usage, onError: (err) => logger.error({ err }, 'could not write the usage ledger'),
+    });
+    const admission = new Admission({
+      clock, now, tenantLimits: (t) => config.tenants[t] ?? NO_LIMITS,
+      // rows still in the buffer must count too
+      spent: (who, from, to) => (usage.flush(), usageDb.spent(who, from, to)),
+    });
     let ferry: Ferry | undefined;
     const app = buildServer({
       config, registry, pool, monitor, logger, version: FERRY_VERSION, jobs, generation, clock, tls,
-      security: { authorizer, keys: securityDb, audit: securityDb, jobOwners: securityDb, now },
+      security: { authorizer, keys: securityDb, audit: securityDb, jobOwners: securityDb, now, admission, usage, logPayloads: config.usage.logPayloads },
       isReady: () => ferry?.ready === true,
     });
-    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs, generation, securityDb, opts.authorizer === undefined, now);
+    ferry = new Ferry(config, app, registry, pool, monitor, logger, jobs, generation, securityDb, usageDb, usage, opts.authorizer === undefined, now);
     const removed = await registry.collectGarbage();
     if (removed > 0) logger.warn({ removed }, 'removed model files no version referenced (left by an interrupted upload)');
     if (config.builtinModels) {
@@ -146,7 +161,7 @@ export class Ferry {
     // listen() ever sees (`ferry serve` prints it once, to stderr). Made once listening succeeded,
     // so a start that fails (port taken) does not leave a key nobody was shown.
     if (this.usesKeys && (await this.securityDb.count()) === 0) {
-      const made = await createKey(this.securityDb, { tenant: ADMIN_TENANT, scopes: [...KEY_SCOPES], models: null, expiresAt: null, name: 'created on first start' }, this.now());
+      const made = await createKey(this.securityDb, { tenant: ADMIN_TENANT, scopes: [...KEY_SCOPES], models: null, expiresAt: null, name: 'created on first start', limits: NO_LIMITS }, this.now());
       this.firstAdminKey = made.key;
       await this.securityDb.append({ time: this.now().toISOString(), keyId: null, tenant: null, action: 'key.create', target: made.record.id, outcome: 'ok', status: 201, ip: 'local' });
     }
@@ -165,7 +180,14 @@ export class Ferry {
     await this.pool.close();
     await this.generation.close();
     await this.registry.meta.close();
+    this.usage.close();
+    this.usageDb.close();
     await this.securityDb.close();
+  }
+
+  /** the usage ledger as written so far, without what is still buffered (tests read its rows) */
+  get ledger(): UsageDb {
+    return this.usageDb;
   }
 }
 

@@ -1,6 +1,6 @@
 // `ferry keys create | ls | revoke`: API keys through the admin API (an admin-scope key in
 // FERRY_API_KEY or --api-key; `ferry serve` prints the first one on its first start).
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { FerryClient } from './client.js';
 
 interface KeyRow {
@@ -16,6 +16,21 @@ function state(k: KeyRow, now: number): string {
   return 'active';
 }
 
+interface LimitFlags { rpm?: number; tpm?: number; concurrency?: number; budgetTokens?: number; budgetComputeSeconds?: number; budgetPeriod?: string }
+
+const whole = (v: string): number => {
+  if (!/^[0-9]+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('a whole number of at least 1');
+  return Number(v);
+};
+
+function limitsOf(o: LimitFlags): object | undefined {
+  const budget = o.budgetTokens !== undefined || o.budgetComputeSeconds !== undefined
+    ? { period: o.budgetPeriod ?? 'month', tokens: o.budgetTokens, computeSeconds: o.budgetComputeSeconds }
+    : o.budgetPeriod !== undefined ? { period: o.budgetPeriod } : undefined;
+  const l = { rpm: o.rpm, tpm: o.tpm, concurrency: o.concurrency, budget };
+  return Object.values(l).some((v) => v !== undefined) ? l : undefined;
+}
+
 export function keyCommands(program: Command, client: () => FerryClient): void {
   const keys = program.command('keys').description('manage API keys: scopes, tenants, model limits, expiry');
 
@@ -25,9 +40,15 @@ export function keyCommands(program: Command, client: () => FerryClient): void {
     .option('--models <list>', 'comma-separated model names the key is limited to (default: all of its tenant\'s)')
     .option('--expires <when>', 'a duration (30d, 12h, 90m) or an ISO-8601 time')
     .option('--name <text>', 'a note: what the key is for')
+    .option('--rpm <n>', 'requests per minute', whole)
+    .option('--tpm <n>', 'tokens per minute (generative models: prompt + max_tokens reserved, settled to actual)', whole)
+    .option('--concurrency <n>', 'requests in flight at once', whole)
+    .option('--budget-tokens <n>', 'tokens per budget period', whole)
+    .option('--budget-compute-seconds <n>', 'seconds of model compute per budget period', whole)
+    .option('--budget-period <day|month>', 'UTC day or month (default month)')
     .option('--json', 'print JSON')
-    .action(async (opts: { tenant: string; scopes: string; models?: string; expires?: string; name?: string; json?: boolean }) => {
-      const body = { tenant: opts.tenant, scopes: list(opts.scopes), models: opts.models ? list(opts.models) : undefined, expires: opts.expires, name: opts.name };
+    .action(async (opts: { tenant: string; scopes: string; models?: string; expires?: string; name?: string; json?: boolean } & LimitFlags) => {
+      const body = { tenant: opts.tenant, scopes: list(opts.scopes), models: opts.models ? list(opts.models) : undefined, expires: opts.expires, name: opts.name, limits: limitsOf(opts) };
       const made = (await client().postJson('/api/keys', body)) as KeyRow & { key: string };
       if (opts.json) return console.log(JSON.stringify(made, null, 2));
       console.log(made.key);

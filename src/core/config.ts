@@ -3,6 +3,7 @@
 // fails the start instead of being silently ignored.
 import { readFileSync } from 'node:fs';
 import { FerryError } from './errors.js';
+import { parseLimits, type Limits } from '../security/limits.js';
 
 export interface BatchingDefaults {
   maxBatchSize: number;
@@ -48,6 +49,22 @@ export interface FerryConfig {
   cors: { origins: string[] };
   /** PEM files; both set: the server speaks HTTPS only. Empty: plain HTTP */
   tls: { cert: string; key: string };
+  /** limits and budgets of whole tenants, on top of each key's own: {"acme": {"rpm": 600, "tpm":
+   *  100000, "concurrency": 8, "budget": {"period": "month", "tokens": 5000000}}} */
+  tenants: Record<string, Limits>;
+  usage: UsageSettings;
+}
+
+/** The usage ledger (src/security/usage.ts). */
+export interface UsageSettings {
+  /** rows older than this many days are deleted; the daily roll-ups stay. 0: keep for ever */
+  retentionDays: number;
+  /** store request bodies, redacted (e-mails, phones, card numbers, keys), with the ledger rows */
+  logPayloads: boolean;
+  /** rows buffered before a write */
+  flushRows: number;
+  /** longest a row waits in the buffer */
+  flushMs: number;
 }
 
 /** Generative (GGUF) models: how many requests decode together, and how many may wait. */
@@ -82,9 +99,11 @@ export const DEFAULT_CONFIG: FerryConfig = {
   open: false,
   cors: { origins: [] },
   tls: { cert: '', key: '' },
+  tenants: {},
+  usage: { retentionDays: 90, logPayloads: false, flushRows: 500, flushMs: 1000 },
 };
 
-type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'path' } | { type: 'list' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] };
+type Kind = { type: 'int'; min: number; max: number } | { type: 'string' } | { type: 'path' } | { type: 'list' } | { type: 'bool' } | { type: 'enum'; values: readonly string[] } | { type: 'tenants' };
 const int = (min: number, max: number): Kind => ({ type: 'int', min, max });
 
 const SCHEMA: Record<string, Kind> = {
@@ -115,6 +134,11 @@ const SCHEMA: Record<string, Kind> = {
   'cors.origins': { type: 'list' },
   'tls.cert': { type: 'path' },
   'tls.key': { type: 'path' },
+  tenants: { type: 'tenants' },
+  'usage.retentionDays': int(0, 36_500),
+  'usage.logPayloads': { type: 'bool' },
+  'usage.flushRows': int(1, 100_000),
+  'usage.flushMs': int(1, 600_000),
 };
 
 /** FERRY_ variables that are not server settings: read by the CLI's client commands and by loadConfig. */
@@ -149,6 +173,19 @@ function check(key: string, value: unknown, source: string, text: boolean): unkn
     case 'path':
       if (typeof value !== 'string') throw bad('a file path');
       return value;
+    case 'tenants': {
+      // a JSON object in the file; JSON text in the environment (FERRY_TENANTS)
+      let obj = value;
+      if (fromText) {
+        try {
+          obj = JSON.parse(value as string);
+        } catch {
+          throw bad('a JSON object of tenant limits, e.g. {"acme": {"rpm": 600}}');
+        }
+      }
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw bad('an object of tenant limits, e.g. {"acme": {"rpm": 600}}');
+      return Object.fromEntries(Object.entries(obj as Record<string, unknown>).map(([t, l]) => [t, parseLimits(l, `${source}: "tenants.${t}"`)]));
+    }
     case 'list': {
       // a JSON list in the file; comma-separated in the environment and on the command line
       const list = fromText ? (value as string).split(',').map((v) => v.trim()).filter((v) => v !== '') : value;

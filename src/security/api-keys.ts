@@ -41,6 +41,12 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** secretMatches against the stored hash already decoded (a cached key): no hex work per request. */
+export function secretMatchesDigest(secret: string, digest: Buffer): boolean {
+  const a = createHash('sha256').update(secret).digest();
+  return a.length === digest.length && timingSafeEqual(a, digest);
+}
+
 /** The key a request carries: `Authorization: Bearer <key>` (what the openai client sends) or
  *  `x-api-key: <key>`. undefined when there is none; '' when a header is there but empty or garbled. */
 export function keyFromHeaders(headers: { authorization?: string; 'x-api-key'?: string | string[] }): string | undefined {

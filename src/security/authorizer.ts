@@ -3,6 +3,7 @@
 // model a request names (URL or JSON body) once the body is parsed (src/server/auth-hooks.ts).
 import type { IncomingHttpHeaders } from 'node:http';
 import { FerryError } from '../core/errors.js';
+import type { Limits } from './limits.js';
 
 export type Scope = 'public' | 'infer' | 'read' | 'train' | 'admin' | 'metrics';
 
@@ -41,6 +42,8 @@ export interface Principal {
   readonly scopes: ReadonlySet<KeyScope>;
   /** the only models this key may touch; null: every model its tenant may */
   readonly models: ReadonlySet<string> | null;
+  /** the key's own rate limits and budget (admission.ts); absent: none */
+  readonly limits?: Limits;
 }
 
 /** An admin-scope key of the admin tenant: sees and manages every tenant's models, jobs and keys. */
@@ -60,6 +63,8 @@ export interface Authorizer {
    *  RESOURCE_EXHAUSTED (429) while a source address is backing off. Whether the caller's scopes
    *  cover the route (else 403) is checked after, with checkScope, so a refusal names the caller. */
   check(req: AccessRequest): Promise<Principal | undefined>;
+  /** drops anything remembered about a key (it was revoked) */
+  forget?(keyId: string): void;
 }
 
 /** No keys: everyone is anonymous and may do everything. For tests and embedding only; `ferry serve`

@@ -4,6 +4,7 @@ import { checkModelName } from '../registry/names.js';
 import { generateKey } from './api-keys.js';
 import { isSuperuser, KEY_SCOPES, type KeyScope, type Principal } from './authorizer.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
+import { parseLimits, type Limits } from './limits.js';
 import { checkTenant } from './tenancy.js';
 
 export interface KeyRequest {
@@ -12,6 +13,7 @@ export interface KeyRequest {
   readonly models: readonly string[] | null;
   readonly expiresAt: string | null;
   readonly name: string | null;
+  readonly limits: Limits;
 }
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
@@ -31,7 +33,8 @@ export function parseExpiry(v: string, now: Date): string {
   return new Date(t).toISOString();
 }
 
-/** Reads POST /api/keys's body: {tenant, scopes, models?, expires?, name?}. */
+/** Reads POST /api/keys's body: {tenant, scopes, models?, expires?, name?, limits?: {rpm?, tpm?,
+ *  concurrency?, budget?: {period, tokens?, computeSeconds?}}}. */
 export function parseKeyRequest(body: unknown, now: Date): KeyRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('send {"tenant": "...", "scopes": ["infer", ...]} as JSON');
   const b = body as Record<string, unknown>;
@@ -48,7 +51,8 @@ export function parseKeyRequest(body: unknown, now: Date): KeyRequest {
   if (b.expires !== undefined && b.expires !== null && typeof b.expires !== 'string') throw bad('"expires" must be a string: 30d, 12h, 90m or an ISO-8601 time');
   const expiresAt = typeof b.expires === 'string' ? parseExpiry(b.expires, now) : null;
   if (b.name !== undefined && b.name !== null && (typeof b.name !== 'string' || b.name.length > 200)) throw bad('"name" must be a string of at most 200 characters');
-  return { tenant, scopes: [...new Set(scopes as KeyScope[])], models, expiresAt, name: typeof b.name === 'string' ? b.name : null };
+  const limits = parseLimits(b.limits, '"limits"');
+  return { tenant, scopes: [...new Set(scopes as KeyScope[])], models, expiresAt, name: typeof b.name === 'string' ? b.name : null, limits };
 }
 
 /** A key can only hand out what it has: its own tenant, scopes and model limit (the admin tenant's
@@ -65,7 +69,7 @@ export function checkGrant(by: Principal | undefined, req: KeyRequest): void {
 
 export async function createKey(store: KeyStore, req: KeyRequest, now: Date): Promise<{ record: KeyRecord; key: string }> {
   const k = generateKey();
-  const record: KeyRecord = { id: k.id, tenant: req.tenant, scopes: req.scopes, models: req.models, hash: k.hash, createdAt: now.toISOString(), expiresAt: req.expiresAt, revokedAt: null, name: req.name };
+  const record: KeyRecord = { id: k.id, tenant: req.tenant, scopes: req.scopes, models: req.models, hash: k.hash, createdAt: now.toISOString(), expiresAt: req.expiresAt, revokedAt: null, name: req.name, limits: req.limits };
   await store.create(record);
   return { record, key: k.key };
 }

@@ -3,7 +3,7 @@
 // the same 401 and counts toward back-off: the answer must not tell an attacker which part was right.
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
-import { keyFromHeaders, parseKey, secretMatches } from './api-keys.js';
+import { keyFromHeaders, parseKey, secretMatchesDigest } from './api-keys.js';
 import { type AccessRequest, type Authorizer, type Principal, type Scope } from './authorizer.js';
 import { FailureBackoff, type BackoffOptions } from './backoff.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
@@ -15,7 +15,11 @@ export interface KeyAuthorizerOptions {
   /** loopback development mode: inference without a key (see isOpenRoute) */
   readonly open?: boolean;
   readonly backoff?: BackoffOptions;
+  /** how long a key read from the store is reused; revoking through the API forgets it at once */
+  readonly cacheMs?: number;
 }
+
+interface Cached { readonly rec: KeyRecord; readonly digest: Buffer; readonly principal: Principal; readonly until: number }
 
 const INVALID = 'invalid API key; send a current key as "Authorization: Bearer <key>" or "x-api-key: <key>"';
 const MISSING = 'this route needs an API key; send it as "Authorization: Bearer <key>" or "x-api-key: <key>" (`ferry keys create` makes one)';
@@ -28,43 +32,70 @@ export const isOpenRoute = (scope: Scope, url: string): boolean =>
 export class KeyAuthorizer implements Authorizer {
   private readonly backoff: FailureBackoff;
   private readonly now: () => Date;
+  // Key id -> record, for a few seconds: at thousands of requests a second the store lookup and the
+  // Principal it builds were the largest part of authentication's cost. The secret is still hashed
+  // and compared on every request; only the row is reused.
+  private readonly cache = new Map<string, Cached>();
 
   constructor(private readonly keys: KeyStore, private readonly opts: KeyAuthorizerOptions) {
     this.backoff = new FailureBackoff(opts.clock, opts.backoff);
     this.now = opts.now ?? (() => new Date());
   }
 
-  async check(req: AccessRequest): Promise<Principal | undefined> {
-    if (req.scope === 'public') return undefined;
-    const key = keyFromHeaders(req.headers as { authorization?: string; 'x-api-key'?: string | string[] });
-    if (key === undefined) {
-      if (this.opts.open && isOpenRoute(req.scope, req.url)) return undefined;
-      throw new FerryError('UNAUTHENTICATED', MISSING);
+  check(req: AccessRequest): Promise<Principal | undefined> {
+    try {
+      if (req.scope === 'public') return Promise.resolve(undefined);
+      const key = keyFromHeaders(req.headers as { authorization?: string; 'x-api-key'?: string | string[] });
+      if (key === undefined) {
+        if (this.opts.open && isOpenRoute(req.scope, req.url)) return Promise.resolve(undefined);
+        throw new FerryError('UNAUTHENTICATED', MISSING);
+      }
+      const wait = this.backoff.retryAfterMs(req.ip);
+      if (wait > 0) {
+        throw new FerryError('RESOURCE_EXHAUSTED', 'too many invalid API keys from this address; wait and retry with a valid key', { retryAfterSeconds: Math.ceil(wait / 1000) });
+      }
+      const parsed = parseKey(key);
+      if (!parsed) return Promise.resolve(this.decide(req.ip, undefined));
+      const c = this.cache.get(parsed.id);
+      // a cached key is decided without a promise hop: this is every request after a key's first
+      if (c && c.until > this.opts.clock.now()) return Promise.resolve(this.decide(req.ip, this.verify(c, parsed.secret)));
+      return this.load(parsed.id).then((loaded) => this.decide(req.ip, loaded && this.verify(loaded, parsed.secret)));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const wait = this.backoff.retryAfterMs(req.ip);
-    if (wait > 0) {
-      throw new FerryError('RESOURCE_EXHAUSTED', 'too many invalid API keys from this address; wait and retry with a valid key', { retryAfterSeconds: Math.ceil(wait / 1000) });
-    }
-    const rec = await this.verify(key);
-    if (!rec) {
-      this.backoff.fail(req.ip);
-      throw new FerryError('UNAUTHENTICATED', INVALID);
-    }
-    this.backoff.succeed(req.ip);
-    return toPrincipal(rec);
   }
 
-  private async verify(key: string): Promise<KeyRecord | undefined> {
-    const parsed = parseKey(key);
-    if (!parsed) return undefined;
-    const rec = await this.keys.get(parsed.id);
-    if (!rec || !secretMatches(parsed.secret, rec.hash)) return undefined;
+  private decide(ip: string, p: Principal | undefined): Principal {
+    if (!p) {
+      this.backoff.fail(ip);
+      throw new FerryError('UNAUTHENTICATED', INVALID);
+    }
+    this.backoff.succeed(ip);
+    return p;
+  }
+
+  forget(keyId: string): void {
+    this.cache.delete(keyId);
+  }
+
+  private async load(id: string): Promise<Cached | undefined> {
+    const rec = await this.keys.get(id);
+    if (!rec) return undefined;
+    const c = { rec, digest: Buffer.from(rec.hash, 'hex'), principal: toPrincipal(rec), until: this.opts.clock.now() + (this.opts.cacheMs ?? 5000) };
+    // only known ids are cached, so a spray of made-up ids cannot grow the map
+    this.cache.set(id, c);
+    return c;
+  }
+
+  private verify(c: Cached, secret: string): Principal | undefined {
+    const { rec } = c;
+    if (!secretMatchesDigest(secret, c.digest)) return undefined;
     if (rec.revokedAt !== null) return undefined;
     if (rec.expiresAt !== null && Date.parse(rec.expiresAt) <= this.now().getTime()) return undefined;
-    return rec;
+    return c.principal;
   }
 }
 
 export const toPrincipal = (rec: KeyRecord): Principal => ({
-  keyId: rec.id, tenant: rec.tenant, scopes: new Set(rec.scopes), models: rec.models === null ? null : new Set(rec.models),
+  keyId: rec.id, tenant: rec.tenant, scopes: new Set(rec.scopes), models: rec.models === null ? null : new Set(rec.models), limits: rec.limits,
 });

@@ -1,6 +1,7 @@
 // Where API keys live: the SQLite file by default (sqlite/security-db.ts). Keys are never stored,
 // only their hashes; revoking keeps the row so the audit log's key ids stay explainable.
 import type { KeyScope } from './authorizer.js';
+import type { Limits } from './limits.js';
 
 export interface KeyRecord {
   readonly id: string;
@@ -16,6 +17,8 @@ export interface KeyRecord {
   readonly revokedAt: string | null;
   /** a note for people: what the key is for */
   readonly name: string | null;
+  /** rate limits and budget (limits.ts) */
+  readonly limits: Limits;
 }
 
 export interface KeyStore {

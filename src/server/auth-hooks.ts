@@ -4,7 +4,10 @@
 //  preHandler  the model the request names — in the URL (:name) or, for the OpenAI routes, in the
 //              JSON body's "model" — against the caller's tenant and the key's model list;
 //  onResponse  an audit row for each management action, and for each refused management request.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Inference requests that carry a key are also admitted against their key's and tenant's limits in
+// onRequest (before the body is read or anything queued), and leave a usage-ledger row when their
+// connection is done with them ('close': it also fires for a client that went away mid-stream).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FerryError } from '../core/errors.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import { splitModelRef } from '../registry/names.js';
@@ -12,7 +15,11 @@ import { noSuchModel } from '../registry/registry.js';
 import { keyFromHeaders, parseKey } from '../security/api-keys.js';
 import { actionOf, type AuditLog, type AuditOutcome } from '../security/audit.js';
 import { checkScope, isSuperuser, type Authorizer, type Principal, type Scope } from '../security/authorizer.js';
+import type { Admission } from '../security/admission.js';
 import type { KeyStore } from '../security/key-store.js';
+import { Meter } from '../security/meter.js';
+import { redact } from '../security/redact.js';
+import type { UsageRecorder } from '../security/usage.js';
 import { canCreate, canManage, canSee, type JobOwners } from '../security/tenancy.js';
 
 export interface SecurityDeps {
@@ -22,6 +29,12 @@ export interface SecurityDeps {
   readonly jobOwners: JobOwners;
   /** wall time for key expiry and audit rows */
   readonly now: () => Date;
+  /** limits and budgets at admission */
+  readonly admission: Admission;
+  /** the usage ledger's buffer */
+  readonly usage: UsageRecorder;
+  /** store request bodies, redacted, with the ledger rows */
+  readonly logPayloads: boolean;
 }
 
 declare module 'fastify' {
@@ -30,6 +43,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** what a management action acted on, when the URL does not say (a new key's id, a new job's id) */
     auditTarget: string | undefined;
+    /** what an inference request with a key uses; routes report model, timings and tokens into it */
+    usage: Meter | undefined;
   }
 }
 
@@ -75,17 +90,52 @@ export async function visibleModels<T extends { readonly name: string }>(meta: M
   return list.filter((_, i) => seen[i]);
 }
 
+/** The body as text for the payload log: JSON only (binary tensors are not text), at most 64 KiB. */
+function payloadOf(request: FastifyRequest): string | undefined {
+  const b = request.body;
+  if (b === undefined || b === null) return undefined;
+  let text: string;
+  if (Buffer.isBuffer(b)) {
+    if (request.headers['inference-header-content-length'] !== undefined || b.length === 0 || (b[0] !== 0x7b && b[0] !== 0x5b)) return undefined;
+    text = b.toString('utf8', 0, Math.min(b.length, 65_536));
+  } else {
+    text = JSON.stringify(b).slice(0, 65_536);
+  }
+  return redact(text);
+}
+
+/** Meters an inference request with a key: admission now, a ledger row when its connection is done. */
+function meter(request: FastifyRequest, reply: FastifyReply, p: Principal, security: SecurityDeps): void {
+  const m = new Meter(security.now().toISOString());
+  const res = reply.raw;
+  request.usage = m;
+  res.once('close', () => {
+    const row = m.finish({
+      requestId: request.id, keyId: p.keyId, tenant: p.tenant,
+      // 499: the client went away before the answer was complete (nginx's code for it)
+      status: res.writableFinished ? res.statusCode : 499,
+      elapsedMs: reply.elapsedTime,
+      ...(security.logPayloads ? { payload: payloadOf(request) } : {}),
+    });
+    security.usage.add(row);
+  });
+  m.ticket = security.admission.admit(p, (name, value) => res.setHeader(name, value));
+}
+
 export function installAuthHooks(app: FastifyInstance, security: SecurityDeps, meta: MetadataStore): void {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('auditTarget', undefined);
+  app.decorateRequest('usage', undefined);
 
   // Callback-style hooks: async ones cost a promise per request on the hot path.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const scope = scopeOf(request);
     if (scope === 'public') return done();
     security.authorizer.check({ headers: request.headers, ip: request.ip, scope, url: request.url }).then((p) => {
       request.principal = p;
-      if (p !== undefined) checkScope(p, scope);
+      if (p === undefined) return;
+      checkScope(p, scope);
+      if (scope === 'infer') meter(request, reply, p, security);
     }).then(() => done(), done);
   });
 

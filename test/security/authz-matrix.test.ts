@@ -56,6 +56,7 @@ const ROUTES: Readonly<Record<string, Case>> = {
   'GET /api/keys': { ok: 200 },
   'DELETE /api/keys/:id': { ok: 200, fresh: 'key' },
   'GET /api/audit': { ok: 200 },
+  'GET /api/usage': { ok: 200 },
   'POST /api/models/:name/shares': { ok: 201, body: () => ({ tenant: 't3' }) },
   'DELETE /api/models/:name/shares/:tenant': { ok: 200, fresh: 'model' },
   'GET /api/models': { ok: 200 },

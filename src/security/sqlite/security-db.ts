@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import type { AuditEntry, AuditLog, AuditQuery } from '../audit.js';
 import type { KeyScope } from '../authorizer.js';
+import { NO_LIMITS, type Limits } from '../limits.js';
 import type { KeyRecord, KeyStore } from '../key-store.js';
 import type { JobOwners } from '../tenancy.js';
 
@@ -17,7 +18,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at TEXT NOT NULL,
   expires_at TEXT,
   revoked_at TEXT,
-  name TEXT
+  name TEXT,
+  limits TEXT
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,12 +43,13 @@ CREATE TABLE IF NOT EXISTS job_owners (
 
 interface KeyRow {
   id: string; tenant: string; scopes: string; models: string | null; hash: string;
-  created_at: string; expires_at: string | null; revoked_at: string | null; name: string | null;
+  created_at: string; expires_at: string | null; revoked_at: string | null; name: string | null; limits: string | null;
 }
 
 const toKey = (r: KeyRow): KeyRecord => ({
   id: r.id, tenant: r.tenant, scopes: JSON.parse(r.scopes) as KeyScope[], models: r.models === null ? null : (JSON.parse(r.models) as string[]),
   hash: r.hash, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, name: r.name,
+  limits: r.limits === null ? NO_LIMITS : ({ ...NO_LIMITS, ...(JSON.parse(r.limits) as Partial<Limits>) }),
 });
 
 interface AuditRow { time: string; key_id: string | null; tenant: string | null; action: string; target: string | null; outcome: AuditEntry['outcome']; status: number; ip: string }
@@ -60,6 +63,9 @@ export class SecurityDb implements KeyStore, AuditLog, JobOwners {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // data folders from before limits: add the column
+    const cols = this.db.prepare('PRAGMA table_info(api_keys)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'limits')) this.db.exec('ALTER TABLE api_keys ADD COLUMN limits TEXT');
   }
 
   private sql(text: string): Database.Statement {
@@ -70,8 +76,8 @@ export class SecurityDb implements KeyStore, AuditLog, JobOwners {
 
   // KeyStore
   async create(k: KeyRecord): Promise<void> {
-    this.sql('INSERT INTO api_keys (id, tenant, scopes, models, hash, created_at, expires_at, revoked_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(k.id, k.tenant, JSON.stringify(k.scopes), k.models === null ? null : JSON.stringify(k.models), k.hash, k.createdAt, k.expiresAt, k.revokedAt, k.name);
+    this.sql('INSERT INTO api_keys (id, tenant, scopes, models, hash, created_at, expires_at, revoked_at, name, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(k.id, k.tenant, JSON.stringify(k.scopes), k.models === null ? null : JSON.stringify(k.models), k.hash, k.createdAt, k.expiresAt, k.revokedAt, k.name, JSON.stringify(k.limits));
   }
 
   async get(id: string): Promise<KeyRecord | undefined> {

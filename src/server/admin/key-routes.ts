@@ -37,6 +37,7 @@ export function keyRoutes(app: FastifyInstance, security: SecurityDeps): void {
     const rec = await keys.get(id);
     if (!rec || (p !== undefined && !isSuperuser(p) && rec.tenant !== p.tenant)) throw noSuchKey(id);
     if (rec.revokedAt === null) await keys.revoke(id, now().toISOString());
+    security.authorizer.forget?.(id);
     return keyView((await keys.get(id))!);
   });
 }

@@ -14,6 +14,7 @@ import { auditRoutes } from './audit-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { shareRoutes } from './share-routes.js';
 import { trainingRoutes } from './training-routes.js';
+import { usageRoutes } from './usage-routes.js';
 
 interface NameParams { name: string }
 interface VersionParams { name: string; version: string }
@@ -44,6 +45,7 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   keyRoutes(app, deps.security);
   auditRoutes(app, deps.security);
   shareRoutes(app, registry);
+  usageRoutes(app, deps.security);
 
   app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {

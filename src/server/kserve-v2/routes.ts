@@ -81,6 +81,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
       throw err;
     }
     monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
+    request.usage?.ranBatch(rec.model, rec.version, result);
     const encoded = encodeInferResponse(name, rec.version, req.id, result.outputs, req.outputs, req.binaryAll);
     if (encoded.headerLength !== undefined) {
       reply.header(HEADER_LENGTH, String(encoded.headerLength)).type('application/octet-stream');

@@ -10,6 +10,7 @@ import { FerryError } from '../../core/errors.js';
 import type { GenerationTracker } from '../../monitor/metrics.js';
 import type { VersionRecord } from '../../registry/records.js';
 import type { GenerationPool } from '../../scheduler/generation-pool.js';
+import type { Meter } from '../../security/meter.js';
 import type { GeneratedToken, GenerativeModel } from '../../tasks/generation.js';
 import type { ServerDeps } from '../app.js';
 import { generationParams, type GenerationBody, type GenerationParams } from './generation-params.js';
@@ -107,15 +108,19 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
   interface Run { text: string; finish: 'stop' | 'length'; completionTokens: number; tokens: GeneratedToken[] }
 
   /** Generates, handing each new piece of text to `onText`; resolves when done or the client left.
-   *  `track` sees every token and how the request ended (a client that left: abort). */
-  const generate = async (m: GenerativeModel, prompt: number[], p: GenerationParams, maxTokens: number, signal: AbortSignal, logprobs: number | undefined, track: GenerationTracker, onText: (t: string, tok?: GeneratedToken) => void): Promise<Run> => {
+   *  `track` sees every token and how the request ended (a client that left: abort); `usage` (a
+   *  request with a key) its tokens and time, the wait for a sequence included. */
+  const generate = async (m: GenerativeModel, prompt: number[], p: GenerationParams, maxTokens: number, signal: AbortSignal, logprobs: number | undefined, track: GenerationTracker, onText: (t: string, tok?: GeneratedToken) => void, usage?: { meter: Meter; rec: VersionRecord }): Promise<Run> => {
     const stream = new TextStream(m, p.stop);
     const tokens: GeneratedToken[] = [];
     let count = 0;
+    const t0 = performance.now();
+    usage?.meter.tokens(prompt.length, 0);
     try {
       for await (const tok of m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal })) {
         track.token();
         count++;
+        usage?.meter.tokens(prompt.length, count);
         tokens.push(tok);
         const piece = stream.push(tok.id);
         if (piece) onText(piece, tok);
@@ -126,6 +131,8 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     } catch (err) {
       track.finish(signal.aborted ? 'abort' : 'error');
       throw err;
+    } finally {
+      usage?.meter.ran(usage.rec.model, usage.rec.version, 0, performance.now() - t0);
     }
     const finish = stream.stopped || count < maxTokens ? 'stop' : 'length';
     // generation ends quietly when the client goes away; the metrics tell it apart
@@ -201,6 +208,9 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     }
     const prompt = m.tokenize(rendered, { special: true, bos: true });
     const maxTokens = limits(m, prompt, p);
+    // admission for tokens: prompt + the most it may generate, before it waits for a sequence
+    request.usage?.reserveTokens(prompt.length + maxTokens);
+    const usageOf = request.usage && { meter: request.usage, rec };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const modelName = `${rec.model}:${rec.version}`;
@@ -208,7 +218,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const track = metrics.generation(rec.model, rec.version, prompt.length, started);
     const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {});
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {}, usageOf);
       return {
         id, object: 'chat.completion', created, model: modelName,
         choices: [{
@@ -223,7 +233,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
     chunk({ role: 'assistant', content: '' }, null);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (text, tok) => chunk({ content: text }, null, tok));
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (text, tok) => chunk({ content: text }, null, tok), usageOf);
       chunk({}, run.finish);
       if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
@@ -248,6 +258,9 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const [rec, m] = await modelOf(body.model);
     const prompt = m.tokenize(text, { bos: true });
     const maxTokens = limits(m, prompt, p);
+    // admission for tokens: prompt + the most it may generate, before it waits for a sequence
+    request.usage?.reserveTokens(prompt.length + maxTokens);
+    const usageOf = request.usage && { meter: request.usage, rec };
     const id = `cmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const modelName = `${rec.model}:${rec.version}`;
@@ -261,7 +274,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       text_offset: [],
     };
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {});
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {}, usageOf);
       return {
         id, object: 'text_completion', created, model: modelName,
         choices: [{ index: 0, text: run.text, finish_reason: run.finish, logprobs: legacyLogprobs(run.tokens) }],
@@ -272,7 +285,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const chunk = (t: string, finish: string | null, tok?: GeneratedToken) =>
       out.send({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (t, tok) => chunk(t, null, tok));
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (t, tok) => chunk(t, null, tok), usageOf);
       chunk('', run.finish);
       if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();

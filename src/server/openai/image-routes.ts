@@ -97,6 +97,7 @@ export async function imageRoutes(app: FastifyInstance, { deps }: { deps: Server
       throw err;
     }
     monitor.request(rec.model, rec.version, true, performance.now() - started, ran.result!.rows, ran.result!.timings);
+    request.usage?.ranBatch(rec.model, rec.version, ran.result!);
     const size = scaleTo ? `${scaleTo.width}x${scaleTo.height}` : allowedSizes(g)[0]!;
     return {
       created: Math.floor(Date.now() / 1000),

@@ -83,6 +83,9 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
       const result = await pool.infer(rec, inputs, { cancellation: abort, parameters: body.truncation === undefined ? undefined : { truncation: body.truncation } });
       monitor.request(name, rec.version, true, performance.now() - started, result.rows, result.timings);
       const tokens = Array.from(result.outputs['tokens']!.data as BigInt64Array, Number);
+      const usage = reply.request.usage;
+      usage?.ranBatch(rec.model, rec.version, result);
+      usage?.tokens(tokens.reduce((a, b) => a + b, 0), 0);
       return { rec, texts, outputs: result.outputs, promptTokens: tokens.reduce((a, b) => a + b, 0) };
     } catch (err) {
       monitor.request(name, rec.version, false, performance.now() - started, 0);
