@@ -1,11 +1,12 @@
 // `npm run bench -- <name>`: runs one benchmark by name (all when none is given).
+import { benchLlm } from './llm.js';
 import { benchServe } from './serve.js';
 import { benchServeWhileTraining } from './serve-while-training.js';
 import { benchText } from './text.js';
 import { benchTrain } from './train.js';
 import { benchVae } from './vae.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { serve: benchServe, train: benchTrain, 'serve-train': benchServeWhileTraining, text: benchText, vae: benchVae };
+const BENCHES: Record<string, () => Promise<void>> = { serve: benchServe, train: benchTrain, 'serve-train': benchServeWhileTraining, text: benchText, llm: benchLlm, vae: benchVae };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
   const run = BENCHES[name];
