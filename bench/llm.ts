@@ -55,7 +55,7 @@ import { readGgufHeader } from '../src/llm/gguf/read.js';
 import { RECIPES } from '../src/training/recipes.js';
 import { runTraining } from '../src/training/run.js';
 import { TINY_CHARS, tinyParams, tinyVocab } from '../test/fixtures/tiny-llama.js';
-import { freePort, stop } from './processes.js';
+import { ADMIN_KEY, freePort, stop } from './processes.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -239,9 +239,9 @@ async function startFerry(env: NodeJS.ProcessEnv, data: string, gguf: Uint8Array
   // without API keys prints none and takes any.
   let key = 'none';
   for (const until = Date.now() + 3000; Date.now() < until; await sleep(50)) {
-    const m = err.match(/admin key was made[^\n]*\n\s*\n\s*(\S+)/);
+    const m = ADMIN_KEY.exec(err);
     if (m) {
-      key = m[1]!;
+      key = m[0];
       break;
     }
   }

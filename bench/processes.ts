@@ -1,4 +1,5 @@
-// Process helpers the benchmarks share: a free loopback port, and stopping a server process.
+// Process helpers the benchmarks share: a free loopback port, stopping a server process, and the
+// admin key a fresh Ferry data folder prints.
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
@@ -20,5 +21,21 @@ export function stop(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pr
     proc.once('exit', () => resolve());
     proc.kill(signal);
     setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+/** The admin key `ferry serve` prints on a fresh data folder (once, on stderr). */
+export const ADMIN_KEY = /fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/;
+
+/** Resolves with the admin key once the process prints it; listen before the server starts listening. */
+export function adminKeyFrom(proc: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = ADMIN_KEY.exec(text);
+      if (m) resolve(m[0]);
+    });
+    proc.once('exit', () => reject(new Error(`ferry exited before printing its admin key: ${text.slice(0, 500)}`)));
   });
 }

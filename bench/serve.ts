@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { mlpModel } from '../test/fixtures/models.js';
+import { adminKeyFrom } from './processes.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const peers = path.resolve(root, '../shared/peers');
@@ -170,19 +171,6 @@ export async function benchServe(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
 
   report(rows, stats.model_stats[0]!, auth);
-}
-
-/** The admin key `ferry serve` prints on a fresh data folder (to stderr, once). */
-function adminKeyFrom(proc: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    proc.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(text);
-      if (m) resolve(m[0]);
-    });
-    proc.once('exit', () => reject(new Error(`ferry exited before printing its admin key: ${text.slice(0, 500)}`)));
-  });
 }
 
 function measure(name: string, url: string, script: string, env: Record<string, string>): Row[] {

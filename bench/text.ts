@@ -31,7 +31,10 @@ import { loadSpamAssassin } from '../src/text/spam-assassin.js';
 import { TextTokenizer } from '../src/text/tokenizer.js';
 import { RECIPES } from '../src/training/recipes.js';
 import { runTraining } from '../src/training/run.js';
-import { freePort, stop } from './processes.js';
+import { adminKeyFrom, freePort, stop } from './processes.js';
+
+/** the admin key each started process prints, if it is a fresh Ferry */
+const adminKeys = new WeakMap<ChildProcess, Promise<string>>();
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -92,6 +95,10 @@ function wrk(url: string, c: number, script: string, bodies: string, seconds: nu
 /** Starts a server process and waits until `ready` answers 200; its stderr's tail goes into errors. */
 async function start(args: string[], env: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
   const proc = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // a fresh Ferry prints its admin key once, just after it starts listening
+  const key = adminKeyFrom(proc);
+  key.catch(() => {}); // the peer prints none
+  adminKeys.set(proc, key);
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const until = Date.now() + 120_000;
@@ -273,9 +280,10 @@ export async function benchText(): Promise<void> {
         const base = `http://127.0.0.1:${port}`;
         const data = mkdtempSync(path.join(work, 'ferry-'));
         const env = { ...env0, FERRY_BUILTIN_MODELS: 'false', ...config.env };
-        const ferry = await start([path.join(root, 'bin/ferry.js'), 'serve', '--port', String(port), '--data', data, '--log-level', 'warn'], env, `${base}/v2/health/ready`);
+        const ferry = await start([path.join(root, 'bin/ferry.js'), 'serve', '--open', '--port', String(port), '--data', data, '--log-level', 'warn'], env, `${base}/v2/health/ready`);
         try {
-          const pushed = await fetch(`${base}/api/models/spam/versions`, { method: 'POST', body: new Uint8Array(result.onnx) });
+          const key = await adminKeys.get(ferry)!;
+          const pushed = await fetch(`${base}/api/models/spam/versions`, { method: 'POST', body: new Uint8Array(result.onnx), headers: { authorization: `Bearer ${key}` } });
           if (pushed.status !== 201) throw new Error(`push failed: ${pushed.status} ${await pushed.text()}`);
           if (ours.length === 0) {
             for (const t of texts) {

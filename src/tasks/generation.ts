@@ -39,12 +39,14 @@ export interface GenerativeModel {
   readonly bosToken?: string;
   readonly eosToken?: string;
   tokenize(text: string, opts?: { readonly special?: boolean; readonly bos?: boolean }): number[];
-  detokenize(ids: readonly number[]): string;
+  /** `previous`: the ids just before these, for tokenizers whose text depends on what came before */
+  detokenize(ids: readonly number[], previous?: readonly number[]): string;
   /**
-   * Generates until an end-of-generation token, maxTokens, or the signal. Waits for a free sequence
-   * first; rejects with RESOURCE_EXHAUSTED when too many requests already wait.
+   * Generates until an end-of-generation token, maxTokens, the signal, or `onToken` returning false.
+   * Waits for a free sequence first; rejects with RESOURCE_EXHAUSTED when too many requests already
+   * wait. A callback, not an async iterator: one generator layer less per token on the hot path.
    */
-  generate(req: GenerateRequest): AsyncIterable<GeneratedToken>;
+  generate(req: GenerateRequest, onToken: (token: GeneratedToken) => boolean): Promise<void>;
   /** requests generating now, and waiting for a sequence */
   load(): { readonly running: number; readonly waiting: number };
   unload(): Promise<void>;

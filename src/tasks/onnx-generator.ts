@@ -70,7 +70,7 @@ class OnnxGenerator implements GenerativeModel {
     return feeds;
   }
 
-  async *generate(req: GenerateRequest): AsyncIterable<GeneratedToken> {
+  async generate(req: GenerateRequest, onToken: (token: GeneratedToken) => boolean): Promise<void> {
     if (req.json) throw new FerryError('INVALID_ARGUMENT', 'response_format json_object / json_schema needs a GGUF model: grammar-constrained decoding runs in llama.cpp; export the model as GGUF or leave response_format out');
     await this.slots.acquire(req.signal);
     try {
@@ -88,9 +88,9 @@ class OnnxGenerator implements GenerativeModel {
         if (req.logprobs !== undefined) {
           const lp = logSoftmax(logits);
           const top = Array.from(lp.keys()).sort((a, b) => lp[b]! - lp[a]!).slice(0, req.logprobs).map((t) => ({ id: t, logprob: lp[t]! }));
-          yield { id, logprob: lp[id]!, top };
-        } else {
-          yield { id };
+          if (!onToken({ id, logprob: lp[id]!, top })) return;
+        } else if (!onToken({ id })) {
+          return;
         }
         cache = {};
         for (let i = 0; i < layers; i++) Object.assign(cache, { [`past_key.${i}`]: out[`present_key.${i}`]!, [`past_value.${i}`]: out[`present_value.${i}`]! });

@@ -62,7 +62,7 @@ describe('decoder exports', () => {
     const prompt = m.tokenize('the tea', { bos: true });
     assert.deepEqual(prompt.slice(0, 2), [1, tinyVocab().tokens.indexOf('t')], 'BOS, then one token per character');
     const theirs: number[] = [];
-    for await (const t of m.generate({ prompt, maxTokens: 24, sampling: { temperature: 0 }, signal: new AbortController().signal })) theirs.push(t.id);
+    await m.generate({ prompt, maxTokens: 24, sampling: { temperature: 0 }, signal: new AbortController().signal }, (t) => theirs.push(t.id) > 0);
     const ours: number[] = [];
     const ids = [...prompt];
     for (let i = 0; i < theirs.length; i++) {

@@ -56,8 +56,8 @@ class LlamaGenerativeModel implements GenerativeModel {
     return opts.bos && bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
   }
 
-  detokenize(ids: readonly number[]): string {
-    return this.model.detokenize(ids as Token[], false);
+  detokenize(ids: readonly number[], previous?: readonly number[]): string {
+    return this.model.detokenize(ids as Token[], false, previous as Token[] | undefined);
   }
 
   load(): { running: number; waiting: number } {
@@ -90,7 +90,7 @@ class LlamaGenerativeModel implements GenerativeModel {
     else this.free.push(s);
   }
 
-  async *generate(req: GenerateRequest): AsyncIterable<GeneratedToken> {
+  async generate(req: GenerateRequest, onToken: (token: GeneratedToken) => boolean): Promise<void> {
     const seq = await this.acquire(req.signal);
     this.running++;
     try {
@@ -114,9 +114,9 @@ class LlamaGenerativeModel implements GenerativeModel {
           const probs = (out as unknown as { probabilities: Map<Token, number> }).probabilities;
           const p = probs.get(out.token) ?? 0;
           const top = [...probs].sort((a, b) => b[1] - a[1]).slice(0, req.logprobs).map(([t, q]) => ({ id: t as number, logprob: Math.log(q) }));
-          yield { id, logprob: Math.log(p), top };
-        } else {
-          yield { id };
+          if (!onToken({ id, logprob: Math.log(p), top })) break;
+        } else if (!onToken({ id })) {
+          break;
         }
         if (++count >= req.maxTokens) break;
       }

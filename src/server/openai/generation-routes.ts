@@ -12,10 +12,22 @@ import type { VersionRecord } from '../../registry/records.js';
 import type { GenerationPool } from '../../scheduler/generation-pool.js';
 import type { Meter } from '../../security/meter.js';
 import type { GeneratedToken, GenerativeModel } from '../../tasks/generation.js';
+import { TextStream } from '../../tasks/text-stream.js';
 import type { ServerDeps } from '../app.js';
 import { generationParams, type GenerationBody, type GenerationParams } from './generation-params.js';
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
+
+/** Marks where a chunk's text goes in chunkTemplate. */
+const TEXT_SLOT = '\u0000ferry-text\u0000';
+/** A chunk serialized once around its text: `data: {…"content":` and `…}\n\n`, so each token costs
+ *  one JSON.stringify of its text instead of the whole object (the streaming hot path). */
+function chunkTemplate(chunk: object): [string, string] {
+  const json = JSON.stringify(chunk);
+  const slot = JSON.stringify(TEXT_SLOT);
+  const at = json.indexOf(slot);
+  return [`data: ${json.slice(0, at)}`, `${json.slice(at + slot.length)}\n\n`];
+}
 /** a comment line every few seconds keeps proxies from closing a stream while a long prompt is read */
 const KEEP_ALIVE_MS = 5_000;
 
@@ -35,51 +47,12 @@ function chatMessages(v: unknown): ChatMessage[] {
   });
 }
 
-/** The text generated so far, as OpenAI clients receive it: stop strings cut it, and a partial
- *  UTF-8 character (a byte token waiting for its partner) is held back until it completes. */
-class TextStream {
-  private ids: number[] = [];
-  private sent = 0;
-  text = '';
-  stopped = false;
-
-  constructor(private readonly model: GenerativeModel, private readonly stop: readonly string[]) {}
-
-  /** the new text to send after this token ('' when held back) */
-  push(id: number): string {
-    this.ids.push(id);
-    let full = this.model.detokenize(this.ids);
-    const hit = this.stop.map((s) => full.indexOf(s)).filter((i) => i >= 0);
-    if (hit.length > 0) {
-      full = full.slice(0, Math.min(...hit));
-      this.stopped = true;
-    } else if (full.endsWith('\uFFFD')) {
-      return '';
-    } else {
-      // a stop string may be starting at the end: hold back its longest possible beginning
-      const hold = Math.max(0, ...this.stop.map((s) => longestPrefixAtEnd(full, s)));
-      full = full.slice(0, full.length - hold);
-    }
-    const out = full.slice(this.sent);
-    this.sent = Math.max(this.sent, full.length);
-    this.text = full.slice(0, this.sent);
-    return out;
-  }
-
-  /** what was held back, once generation ends without a stop string */
-  flush(): string {
-    if (this.stopped) return '';
-    const full = this.model.detokenize(this.ids);
-    const out = full.slice(this.sent);
-    this.sent = full.length;
-    this.text = full;
-    return out;
-  }
-}
-
-function longestPrefixAtEnd(text: string, s: string): number {
-  for (let n = Math.min(s.length - 1, text.length); n > 0; n--) if (text.endsWith(s.slice(0, n))) return n;
-  return 0;
+/** Parsed chat templates, per loaded model: parsing one costs more than rendering it. */
+const templates = new WeakMap<GenerativeModel, Template>();
+function templateOf(m: GenerativeModel): Template {
+  let t = templates.get(m);
+  if (!t) templates.set(m, (t = new Template(m.chatTemplate!)));
+  return t;
 }
 
 export async function generationRoutes(app: FastifyInstance, { deps, generation }: { deps: ServerDeps; generation: GenerationPool }): Promise<void> {
@@ -117,15 +90,15 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const t0 = performance.now();
     usage?.meter.tokens(prompt.length, 0);
     try {
-      for await (const tok of m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal })) {
+      await m.generate({ prompt, maxTokens, sampling: p.sampling, ...(p.json ? { json: p.json } : {}), ...(logprobs !== undefined ? { logprobs } : {}), signal }, (tok) => {
         track.token();
         count++;
         usage?.meter.tokens(prompt.length, count);
-        tokens.push(tok);
+        if (logprobs !== undefined) tokens.push(tok);
         const piece = stream.push(tok.id);
         if (piece) onText(piece, tok);
-        if (stream.stopped) break;
-      }
+        return !stream.stopped;
+      });
       const rest = stream.flush();
       if (rest) onText(rest);
     } catch (err) {
@@ -162,6 +135,8 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     raw.once('close', stop);
     return {
       send: (obj: unknown) => raw.write(`data: ${JSON.stringify(obj)}\n\n`),
+      /** a chunk already serialized, `data: …\n\n` included */
+      write: (event: string) => raw.write(event),
       end: () => {
         stop();
         raw.end('data: [DONE]\n\n');
@@ -202,7 +177,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     if (!m.chatTemplate) throw bad(`model "${rec.model}" has no chat template in its file; use POST /v1/completions with a prompt`);
     let rendered: string;
     try {
-      rendered = new Template(m.chatTemplate).render({ messages, add_generation_prompt: true, bos_token: m.bosToken ?? '', eos_token: m.eosToken ?? '' });
+      rendered = templateOf(m).render({ messages, add_generation_prompt: true, bos_token: m.bosToken ?? '', eos_token: m.eosToken ?? '' });
     } catch (err) {
       throw bad(`the model's chat template could not render these messages: ${(err as Error).message}`);
     }
@@ -231,9 +206,14 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const out = sse(reply);
     const chunk = (delta: object, finish: string | null, tok?: GeneratedToken) =>
       out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
+    // the per-token chunk without logprobs, with only its text serialized each time
+    const [head, tail] = chunkTemplate({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: { content: TEXT_SLOT }, finish_reason: null, logprobs: null }] });
+    const onText = logprobs === undefined
+      ? (text: string) => out.write(head + JSON.stringify(text) + tail)
+      : (text: string, tok?: GeneratedToken) => chunk({ content: text }, null, tok);
     chunk({ role: 'assistant', content: '' }, null);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (text, tok) => chunk({ content: text }, null, tok), usageOf);
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, onText, usageOf);
       chunk({}, run.finish);
       if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
@@ -284,8 +264,10 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const out = sse(reply);
     const chunk = (t: string, finish: string | null, tok?: GeneratedToken) =>
       out.send({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
+    const [head, tail] = chunkTemplate({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: TEXT_SLOT, finish_reason: null, logprobs: null }] });
+    const onText = logprobs === undefined ? (t: string) => out.write(head + JSON.stringify(t) + tail) : (t: string, tok?: GeneratedToken) => chunk(t, null, tok);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, (t, tok) => chunk(t, null, tok), usageOf);
+      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, onText, usageOf);
       chunk('', run.finish);
       if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
