@@ -123,8 +123,8 @@ async function post(url: string, body: unknown): Promise<unknown> {
 
 interface StatsJson { model_stats: { inference_count: number; execution_count: number; inference_stats: { queue: { count: number; ns: number } }; batch_stats: { compute_infer: { count: number; ns: number } }[] }[] }
 
-async function ferryStats(base: string): Promise<{ rows: number; executions: number; queueNs: number; queueCount: number; inferNs: number }> {
-  const s = ((await (await fetch(`${base}/v2/models/spam/stats`)).json()) as StatsJson).model_stats[0]!;
+async function ferryStats(base: string, key: string): Promise<{ rows: number; executions: number; queueNs: number; queueCount: number; inferNs: number }> {
+  const s = ((await (await fetch(`${base}/v2/models/spam/stats`, { headers: { authorization: `Bearer ${key}` } })).json()) as StatsJson).model_stats[0]!;
   return {
     rows: s.inference_count, executions: s.execution_count,
     queueNs: s.inference_stats.queue.ns, queueCount: s.inference_stats.queue.count,
@@ -133,18 +133,18 @@ async function ferryStats(base: string): Promise<{ rows: number; executions: num
 }
 
 /** A warm-up, then every concurrency: a 1 s settle at it, then the measured run. */
-async function measure(server: string, url: string, script: string, bodies: string, ferryBase?: string): Promise<Row[]> {
+async function measure(server: string, url: string, script: string, bodies: string, stats?: { base: string; key: string }): Promise<Row[]> {
   wrk(url, 16, script, bodies, 3); // warm-up: JIT, onnxruntime arenas, Ferry's isolation settling
   const rows: Row[] = [];
   for (const c of CONCURRENCY) {
     wrk(url, c, script, bodies, 1);
-    const before = ferryBase ? await ferryStats(ferryBase) : undefined;
+    const before = stats ? await ferryStats(stats.base, stats.key) : undefined;
     const t0 = performance.now();
     const r = wrk(url, c, script, bodies, SECONDS);
     const wallMs = performance.now() - t0;
     let ferry: FerryPoint | undefined;
-    if (ferryBase && before) {
-      const after = await ferryStats(ferryBase);
+    if (stats && before) {
+      const after = await ferryStats(stats.base, stats.key);
       const executions = after.executions - before.executions;
       ferry = {
         avgBatch: (after.rows - before.rows) / executions,
@@ -293,7 +293,7 @@ export async function benchText(): Promise<void> {
             const differ = texts.filter((_, i) => ours[i]!.label !== theirs[i]!.label).length;
             console.error(differ === 0 ? `  correctness: the same top label on all ${texts.length} texts` : `  WARNING: top labels differ on ${differ} of ${texts.length} texts`);
           }
-          all.push(...(await measure(config.name, `${base}/v1/classifications`, script, ferryBodies, base)));
+          all.push(...(await measure(config.name, `${base}/v1/classifications`, script, ferryBodies, { base, key })));
         } finally {
           await stop(ferry);
         }
