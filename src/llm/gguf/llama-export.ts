@@ -5,20 +5,12 @@
 // Ferry's Linear stores weights [in, out]; GGUF wants PyTorch's [out, in] with dims written reversed,
 // so every projection is transposed on the way out. Norm weights stay F32 whatever `type` says
 // (llama.cpp cannot use F16 norms).
+import type { DecoderLMOptions } from '../../training/nn/decoder.js';
 import { gv, type GgmlTypeName, type GgufValue } from './format.js';
 import { writeGguf, type GgufTensorIn } from './write.js';
 
 /** The decoder's hyper-parameters, as the trained model's `ferry.decoder` metadata states them. */
-export interface DecoderConfig {
-  readonly vocab: number;
-  readonly context: number;
-  readonly dim: number;
-  readonly heads: number;
-  readonly layers: number;
-  readonly ffn: number;
-  readonly eps: number;
-  readonly ropeBase: number;
-}
+export type DecoderConfig = Required<DecoderLMOptions>;
 
 /** A SentencePiece-style vocabulary: one entry per id. Types: 1 normal, 2 unknown, 3 control, 6 byte. */
 export interface GgufVocab {
