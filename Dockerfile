@@ -8,7 +8,9 @@ COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json ./
 COPY src ./src
 COPY bin ./bin
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev \
+  # llama.cpp's CUDA and Vulkan builds (about 600 MB) are optional packages: this image runs on the CPU
+  && rm -rf node_modules/@node-llama-cpp/*-cuda* node_modules/@node-llama-cpp/*-vulkan
 
 FROM node:20-bookworm-slim
 WORKDIR /app
