@@ -36,6 +36,9 @@ interface Running {
 
 const DATASET_PATH_FIELDS = ['path', 'images', 'labels', 'testImages', 'testLabels', 'dir'] as const;
 
+/** How long close() waits for a training step to finish before it terminates the worker anyway. */
+const STOP_GRACE_MS = 30_000;
+
 export class JobService {
   /** records of queued and running jobs, kept current in memory; finished ones live in the store */
   private readonly active = new Map<string, JobRecord>();
@@ -158,7 +161,18 @@ export class JobService {
       this.emit(id, { type: 'interrupted', message: 'the server is stopping; the job continues from its last checkpoint when the server starts again' });
     }
     this.listeners.clear();
-    await this.running?.worker?.terminate();
+    const worker = this.running?.worker;
+    if (worker) {
+      // Asked to stop between steps, not terminated mid-run: an onnxruntime run still in flight when
+      // its thread is torn down aborts the whole process ("terminate called after throwing
+      // Napi::Error"). terminate() stays the last resort for a worker that does not answer.
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'cancel' });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_GRACE_MS)));
+      if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+      clearTimeout(timer);
+    }
     await this.idle;
     await this.store.close();
   }
