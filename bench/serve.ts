@@ -155,6 +155,11 @@ export async function benchServe(): Promise<void> {
   });
   if (made.status !== 201) throw new Error(`key failed: ${made.status} ${await made.text()}`);
   const keyHeader = `Authorization: Bearer ${((await made.json()) as { key: string }).key}`;
+  // the same without limits or a budget: no x-ratelimit-* headers, no admission bookkeeping, so the
+  // difference between the two keyed rows is what limits cost, and the rest is the key and the ledger
+  const plain = await fetch('http://127.0.0.1:9104/api/keys', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'admin', scopes: ['infer'] }) });
+  if (plain.status !== 201) throw new Error(`key failed: ${plain.status} ${await plain.text()}`);
+  const plainHeader = `Authorization: Bearer ${((await plain.json()) as { key: string }).key}`;
   const inferUrl = 'http://127.0.0.1:9104/v2/models/mlp/infer';
   const jsonEnv = { BODY: path.join(out, 'body.json') };
   rows.push(...measure('Ferry, JSON tensors', inferUrl, jsonScript, jsonEnv));
@@ -165,6 +170,7 @@ export async function benchServe(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     auth.push({ ...wrk(inferUrl, 64, jsonScript, jsonEnv), server: 'Ferry, JSON, no key (--open)' });
     auth.push({ ...wrk(inferUrl, 64, jsonScript, jsonEnv, SECONDS, keyHeader), server: 'Ferry, JSON, key + limits + ledger' });
+    auth.push({ ...wrk(inferUrl, 64, jsonScript, jsonEnv, SECONDS, plainHeader), server: 'Ferry, JSON, key + ledger, no limits' });
   }
   const stats = await (await fetch('http://127.0.0.1:9104/v2/models/mlp/stats', { headers: admin })).json() as { model_stats: { inference_count: number; execution_count: number }[] };
   await stop(ferry);
@@ -189,10 +195,12 @@ function report(rows: Row[], ferryStats: { inference_count: number; execution_co
   const at = (server: string, c: number) => rows.find((r) => r.server.startsWith(server) && r.c === c);
   const bare = at('bare node:http + ORT, batching', 64), json = at('Ferry, JSON', 64), bin = at('Ferry, binary', 64), fast = at('FastAPI', 64);
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const open = auth.filter((r) => r.server.includes('no key')), keyed = auth.filter((r) => !r.server.includes('no key'));
+  const open = auth.filter((r) => r.server.includes('no key')), keyed = auth.filter((r) => r.server.includes('limits + ledger'));
+  const plainKeyed = auth.filter((r) => r.server.includes('no limits'));
   console.log('\nkeys and accounting at c=64 (same server, alternating; target ≤ 5% throughput loss)');
   for (const r of auth) console.log(`${pad(r.server, 44)} ${pad(String(r.c), 4)} ${pad(r.rps.toFixed(0), 9)} ${pad(r.p50.toFixed(2), 8)} ${pad(r.p99.toFixed(2), 8)} ${r.errors}`);
   const authLoss = 1 - median(keyed.map((r) => r.rps)) / median(open.map((r) => r.rps));
+  const plainLoss = 1 - median(plainKeyed.map((r) => r.rps)) / median(open.map((r) => r.rps));
   const ratio = (a?: Row, b?: Row) => (a && b ? Number((a.rps / b.rps).toFixed(2)) : null);
   const ratios = {
     ferry_json_vs_bare_batching_rps_c64: ratio(json, bare),
@@ -202,6 +210,7 @@ function report(rows: Row[], ferryStats: { inference_count: number; execution_co
     ferry_binary_vs_fastapi_torch_rps_c64: ratio(bin, fast),
     ferry_avg_batch_size: Number((ferryStats.inference_count / ferryStats.execution_count).toFixed(1)),
     ferry_key_and_accounting_rps_loss_c64: Number(authLoss.toFixed(3)),
+    ferry_key_without_limits_rps_loss_c64: Number(plainLoss.toFixed(3)),
   };
   console.log('\nratios at c=64 (targets: JSON ≥ 1.0× bare batching rps with p99 ≤ 1.5×; binary ≥ 1.5×; ≥ 4× FastAPI)');
   for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v}`);
