@@ -1,7 +1,7 @@
-// The embedded MetadataStore: one SQLite file. The only folder that imports better-sqlite3.
+// The embedded MetadataStore: one SQLite file, opened through src/storage/sqlite.ts.
 // better-sqlite3 is synchronous; each call is a few microseconds on this metadata, so the async
 // interface just wraps it (PostgreSQL will need the async shape for real).
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/sqlite.js';
 import { FerryError } from '../../core/errors.js';
 import type { MetadataStore } from '../metadata-store.js';
 import type { ModelAccess, ModelSummary, NewVersion, VersionRecord } from '../records.js';
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS model_shares (
 
 /** Data folders from before tenants have a models table without an owner column. Their models keep
  *  owner NULL: public, as they were when the server had no keys, and managed by the admin tenant. */
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDb): void {
   const columns = db.prepare('PRAGMA table_info(models)').all() as { name: string }[];
   if (!columns.some((c) => c.name === 'owner')) db.exec('ALTER TABLE models ADD COLUMN owner TEXT');
 }
@@ -61,11 +61,11 @@ function toRecord(r: VersionRow): VersionRecord {
 }
 
 export class SqliteMetadataStore implements MetadataStore {
-  private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly db: SqliteDb;
+  private readonly statements = new Map<string, SqliteStatement>();
 
   /** Prepared once per SQL text: preparing costs more than running these small queries. */
-  private sql(text: string): Database.Statement {
+  private sql(text: string): SqliteStatement {
     let st = this.statements.get(text);
     if (!st) {
       st = this.db.prepare(text);
@@ -76,7 +76,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** `file` may be ':memory:' for tests that do not care about durability. */
   constructor(file: string, private readonly now: () => Date = () => new Date()) {
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     // WAL keeps readers (metadata requests) from blocking on an upload's write.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');

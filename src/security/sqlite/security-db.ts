@@ -1,7 +1,7 @@
 // API keys, the audit log and training-job owners in the server's SQLite file, in their own tables
 // and connection (like the training jobs). better-sqlite3 is synchronous and these are
 // microsecond-sized statements; the async interfaces leave room for PostgreSQL.
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/sqlite.js';
 import type { AuditEntry, AuditLog, AuditQuery } from '../audit.js';
 import type { KeyScope } from '../authorizer.js';
 import { NO_LIMITS, type Limits } from '../limits.js';
@@ -55,11 +55,11 @@ const toKey = (r: KeyRow): KeyRecord => ({
 interface AuditRow { time: string; key_id: string | null; tenant: string | null; action: string; target: string | null; outcome: AuditEntry['outcome']; status: number; ip: string }
 
 export class SecurityDb implements KeyStore, AuditLog, JobOwners {
-  private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly db: SqliteDb;
+  private readonly statements = new Map<string, SqliteStatement>();
 
   constructor(file: string) {
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
@@ -68,7 +68,7 @@ export class SecurityDb implements KeyStore, AuditLog, JobOwners {
     if (!cols.some((c) => c.name === 'limits')) this.db.exec('ALTER TABLE api_keys ADD COLUMN limits TEXT');
   }
 
-  private sql(text: string): Database.Statement {
+  private sql(text: string): SqliteStatement {
     let st = this.statements.get(text);
     if (!st) this.statements.set(text, (st = this.db.prepare(text)));
     return st;

@@ -1,7 +1,7 @@
 // The usage ledger in the server's SQLite file, in its own tables and connection. Rows arrive in
 // batches (UsageRecorder), each batch one transaction that also adds to the daily roll-ups, so the
 // roll-ups are always current and budgets read them instead of scanning rows.
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/sqlite.js';
 import type { Spent } from '../admission.js';
 import type { UsageGroup, UsageLedger, UsageQuery, UsageRow } from '../usage.js';
 
@@ -49,14 +49,14 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 const GROUP_COLUMN: Readonly<Record<UsageQuery['groupBy'], string>> = { model: 'model', key: 'key_id', day: 'day', tenant: 'tenant' };
 
 export class UsageDb implements UsageLedger {
-  private readonly db: Database.Database;
-  private readonly insertRow: Database.Statement;
-  private readonly insertPayload: Database.Statement;
-  private readonly rollup: Database.Statement;
+  private readonly db: SqliteDb;
+  private readonly insertRow: SqliteStatement;
+  private readonly insertPayload: SqliteStatement;
+  private readonly rollup: SqliteStatement;
   private readonly writeAll: (rows: readonly UsageRow[]) => void;
 
   constructor(file: string) {
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);

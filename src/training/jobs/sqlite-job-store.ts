@@ -1,14 +1,14 @@
 // Job records in the same SQLite file as the model registry, in their own table and connection.
 // A record is one JSON document: jobs are read whole and written a few times per epoch.
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDb } from '../../storage/sqlite.js';
 import type { JobRecord } from './job.js';
 import type { JobStore } from './job-store.js';
 
 export class SqliteJobStore implements JobStore {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDb;
 
   constructor(file: string) {
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS training_jobs (
