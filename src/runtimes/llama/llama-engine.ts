@@ -5,8 +5,8 @@
 // beyond `parallel` wait in a bounded FIFO queue. A request that ends early (the client went away,
 // a stop string matched) clears its sequence and hands it to the next waiter at once.
 import { getLlama, LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from 'node-llama-cpp';
-import { FerryError } from '../../core/errors.js';
 import type { GeneratedToken, GenerateRequest, GenerativeModel, GenerativeRuntime } from '../../tasks/generation.js';
+import { Slots } from '../../tasks/slots.js';
 
 let shared: Promise<Llama> | undefined;
 /** llama.cpp's CPU build, loaded once per process (about a second). Its log lines go nowhere: load
@@ -35,9 +35,9 @@ class LlamaGenerativeModel implements GenerativeModel {
   readonly chatTemplate?: string;
   readonly bosToken?: string;
   readonly eosToken?: string;
+  /** idle sequences; `slots` admits as many requests as there are sequences, and queues the rest */
   private readonly free: LlamaContextSequence[] = [];
-  private readonly waiting: { resolve: (s: LlamaContextSequence) => void; reject: (e: unknown) => void; signal: AbortSignal }[] = [];
-  private running = 0;
+  private readonly slots: Slots;
   private jsonGrammar?: Promise<LlamaGrammar>;
 
   constructor(private readonly llama: Llama, private readonly model: LlamaModel, private readonly context: LlamaContext, private readonly maxQueue: number) {
@@ -48,6 +48,7 @@ class LlamaGenerativeModel implements GenerativeModel {
     this.bosToken = model.tokens.bosString ?? undefined;
     this.eosToken = model.tokens.eosString ?? undefined;
     for (let i = 0; i < context.totalSequences; i++) this.free.push(context.getSequence());
+    this.slots = new Slots(context.totalSequences, maxQueue);
   }
 
   tokenize(text: string, opts: { special?: boolean; bos?: boolean } = {}): number[] {
@@ -61,38 +62,13 @@ class LlamaGenerativeModel implements GenerativeModel {
   }
 
   load(): { running: number; waiting: number } {
-    return { running: this.running, waiting: this.waiting.length };
-  }
-
-  private acquire(signal: AbortSignal): Promise<LlamaContextSequence> {
-    const s = this.free.pop();
-    if (s) return Promise.resolve(s);
-    if (this.waiting.length >= this.maxQueue) {
-      return Promise.reject(new FerryError('RESOURCE_EXHAUSTED', `all ${this.context.totalSequences} sequences are busy and ${this.waiting.length} requests wait already; retry shortly`, { retryAfterSeconds: 1 }));
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject, signal };
-      this.waiting.push(waiter);
-      signal.addEventListener('abort', () => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) {
-          this.waiting.splice(i, 1);
-          reject(new FerryError('CANCELLED', 'the client went away before a sequence was free'));
-        }
-      }, { once: true });
-    });
-  }
-
-  private async release(s: LlamaContextSequence): Promise<void> {
-    await s.clearHistory();
-    const next = this.waiting.shift();
-    if (next) next.resolve(s);
-    else this.free.push(s);
+    return { running: this.slots.running, waiting: this.slots.queued };
   }
 
   async generate(req: GenerateRequest, onToken: (token: GeneratedToken) => boolean): Promise<void> {
-    const seq = await this.acquire(req.signal);
-    this.running++;
+    await this.slots.acquire(req.signal);
+    // a slot is held per busy sequence, so one is free
+    const seq = this.free.pop()!;
     try {
       const grammar = req.json ? await this.grammar(req.json.schema) : undefined;
       const { temperature, topK, topP, seed } = req.sampling;
@@ -121,8 +97,9 @@ class LlamaGenerativeModel implements GenerativeModel {
         if (++count >= req.maxTokens) break;
       }
     } finally {
-      this.running--;
-      await this.release(seq);
+      await seq.clearHistory();
+      this.free.push(seq);
+      this.slots.release();
     }
   }
 
@@ -133,7 +110,7 @@ class LlamaGenerativeModel implements GenerativeModel {
   }
 
   async unload(): Promise<void> {
-    for (const w of this.waiting.splice(0)) w.reject(new FerryError('UNAVAILABLE', 'the model was unloaded', { retryAfterSeconds: 1 }));
+    this.slots.close('the model was unloaded');
     await this.context.dispose();
     await this.model.dispose();
   }
