@@ -16,42 +16,37 @@ interface Decoder {
   readonly metadata: Record<string, string>;
 }
 
-/** undefined for a model that is not a decoder, or one already exported with a cache */
-function readDecoder(onnx: Uint8Array): Decoder | undefined {
+/** A decoder's shape and vocabulary from its metadata_props (ferry.decoder, ferry.vocab). */
+export function decoderMetadata(meta: Readonly<Record<string, string>>): { cfg: DecoderConfig; vocab: CharVocab } {
+  try {
+    const cfg = JSON.parse(meta['ferry.decoder'] ?? 'null') as DecoderConfig;
+    if (![cfg?.heads, cfg?.dim, cfg?.layers, cfg?.context].every((n) => Number.isInteger(n) && n > 0)) throw new Error('bad decoder shape');
+    return { cfg, vocab: CharVocab.fromJSON(JSON.parse(meta['ferry.vocab'] ?? 'null')) };
+  } catch {
+    throw new FerryError('INVALID_ARGUMENT', 'a text-generation model must carry ferry.decoder ({vocab, context, dim, heads, layers, ffn, eps, ropeBase}) and ferry.vocab (a Ferry character vocabulary); export it with Ferry');
+  }
+}
+
+/** The decoder in a text-generation model Ferry trained (with its KV cache or without); undefined
+ *  for any other model. */
+function readDecoder(onnx: Uint8Array): (Decoder & { hasCache: boolean }) | undefined {
   const summary = inspectOnnx(onnx);
   const meta = summary.metadata;
-  if (meta['ferry.task'] !== 'text-generation' || summary.inputs.some((i) => i.name.startsWith('past_key.'))) return undefined;
-  let cfg: DecoderConfig;
-  let vocab: CharVocab;
-  try {
-    cfg = JSON.parse(meta['ferry.decoder'] ?? 'null') as DecoderConfig;
-    vocab = CharVocab.fromJSON(JSON.parse(meta['ferry.vocab'] ?? 'null'));
-  } catch {
-    throw new FerryError('INVALID_ARGUMENT', 'a text-generation model must carry ferry.decoder and ferry.vocab (a Ferry character vocabulary)');
-  }
+  if (meta['ferry.task'] !== 'text-generation') return undefined;
   const params = new Map([...readFloatInitializers(onnx)].map(([name, t]) => [name, t.data]));
-  return { params, cfg, vocab, metadata: meta };
+  const hasCache = summary.inputs.some((i) => i.name.startsWith('past_key.'));
+  return { params, ...decoderMetadata(meta), metadata: meta, hasCache };
 }
 
 /** What a trained model is registered as: a decoder gets its KV cache; anything else is unchanged. */
 export function servableOnnx(onnx: Uint8Array): Uint8Array {
   const d = readDecoder(onnx);
-  return d ? llamaOnnx(d.params, d.cfg, d.metadata) : onnx;
+  return d && !d.hasCache ? llamaOnnx(d.params, d.cfg, d.metadata) : onnx;
 }
 
 /** The trained decoder as a GGUF file in the llama architecture, with its vocabulary. */
 export function decoderGguf(onnx: Uint8Array, name: string): Uint8Array {
-  const d = readDecoder(onnx) ?? readDecoderWithCache(onnx);
+  const d = readDecoder(onnx);
+  if (!d) throw new FerryError('INVALID_ARGUMENT', 'only a text-generation model Ferry trained can be written as GGUF');
   return llamaGguf(d.params, d.cfg, { tokens: d.vocab.tokens, scores: d.vocab.scores, types: d.vocab.types, bosId: CharVocab.BOS, eosId: CharVocab.EOS, unkId: CharVocab.UNK }, { name });
-}
-
-function readDecoderWithCache(onnx: Uint8Array): Decoder {
-  const meta = inspectOnnx(onnx).metadata;
-  if (meta['ferry.task'] !== 'text-generation') throw new FerryError('INVALID_ARGUMENT', 'only a text-generation model Ferry trained can be written as GGUF');
-  return {
-    params: new Map([...readFloatInitializers(onnx)].map(([n, t]) => [n, t.data])),
-    cfg: JSON.parse(meta['ferry.decoder']!) as DecoderConfig,
-    vocab: CharVocab.fromJSON(JSON.parse(meta['ferry.vocab']!)),
-    metadata: meta,
-  };
 }

@@ -6,33 +6,23 @@ import { readFile } from 'node:fs/promises';
 import { FerryError } from '../core/errors.js';
 import type { NamedTensors, Tensor } from '../core/tensor.js';
 import { inspectOnnx } from '../graph/onnx.js';
-import { PLAIN_CHAT_TEMPLATE } from '../llm/gguf/llama-export.js';
+import { decoderMetadata } from '../llm/decoder-exports.js';
+import { PLAIN_CHAT_TEMPLATE, type DecoderConfig } from '../llm/gguf/llama-export.js';
+import { pastKey, pastValue, presentKey, presentValue } from '../llm/onnx-export.js';
 import type { LoadedModel, Runtime } from '../runtimes/runtime.js';
 import { CharVocab } from '../text/char-vocab.js';
 import type { GeneratedToken, GenerateRequest, GenerativeModel, GenerativeRuntime } from './generation.js';
 import { logSoftmax, sample, seededRandom } from './sampling.js';
 import { Slots } from './slots.js';
 
-export const GENERATION_KEYS = { vocab: 'ferry.vocab', decoder: 'ferry.decoder' } as const;
-
-interface DecoderShape { heads: number; dim: number; layers: number; context: number }
-
 export class OnnxGenerativeRuntime implements GenerativeRuntime {
   constructor(private readonly onnx: Runtime) {}
 
   async load(path: string, opts: { parallel: number; maxQueue: number; threads: number }): Promise<GenerativeModel> {
     const meta = inspectOnnx(new Uint8Array(await readFile(path))).metadata;
-    let vocab: CharVocab;
-    let shape: DecoderShape;
-    try {
-      vocab = CharVocab.fromJSON(JSON.parse(meta[GENERATION_KEYS.vocab] ?? 'null'));
-      shape = JSON.parse(meta[GENERATION_KEYS.decoder] ?? 'null') as DecoderShape;
-      if (![shape?.heads, shape?.dim, shape?.layers, shape?.context].every((n) => Number.isInteger(n) && n > 0)) throw new Error('bad decoder shape');
-    } catch {
-      throw new FerryError('INVALID_ARGUMENT', 'a text-generation ONNX model must carry ferry.vocab and ferry.decoder ({heads, dim, layers, context}); export it with Ferry');
-    }
+    const { cfg: shape, vocab } = decoderMetadata(meta);
     const model = await this.onnx.load({ path, format: 'onnx' }, { intraOpThreads: opts.threads });
-    if (!model.signature.inputs.some((i) => i.name === 'past_key.0')) {
+    if (!model.signature.inputs.some((i) => i.name === pastKey(0))) {
       await model.unload();
       throw new FerryError('INVALID_ARGUMENT', 'this text-generation model has no KV cache inputs (past_key.0 …); export it with Ferry\'s llamaOnnx');
     }
@@ -46,7 +36,7 @@ class OnnxGenerator implements GenerativeModel {
   readonly bosToken = '<s>';
   readonly eosToken = '</s>';
 
-  constructor(private readonly model: LoadedModel, private readonly vocab: CharVocab, private readonly shape: DecoderShape, private readonly slots: Slots) {
+  constructor(private readonly model: LoadedModel, private readonly vocab: CharVocab, private readonly shape: DecoderConfig, private readonly slots: Slots) {
     this.contextLength = shape.context;
   }
 
@@ -66,7 +56,7 @@ class OnnxGenerator implements GenerativeModel {
     const { heads, dim, layers } = this.shape;
     const empty = (): Tensor => ({ dtype: 'FP32', shape: [1, heads, 0, dim / heads], data: new Float32Array(0) });
     const feeds: NamedTensors = {};
-    for (let i = 0; i < layers; i++) Object.assign(feeds, { [`past_key.${i}`]: empty(), [`past_value.${i}`]: empty() });
+    for (let i = 0; i < layers; i++) Object.assign(feeds, { [pastKey(i)]: empty(), [pastValue(i)]: empty() });
     return feeds;
   }
 
@@ -93,7 +83,7 @@ class OnnxGenerator implements GenerativeModel {
           return;
         }
         cache = {};
-        for (let i = 0; i < layers; i++) Object.assign(cache, { [`past_key.${i}`]: out[`present_key.${i}`]!, [`past_value.${i}`]: out[`present_value.${i}`]! });
+        for (let i = 0; i < layers; i++) Object.assign(cache, { [pastKey(i)]: out[presentKey(i)]!, [pastValue(i)]: out[presentValue(i)]! });
         input = [id];
       }
     } finally {
