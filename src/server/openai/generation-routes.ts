@@ -4,7 +4,7 @@
 // Streams are server-sent events ending in `data: [DONE]`; a client that goes away stops generation.
 import { randomUUID } from 'node:crypto';
 import { Template } from '@huggingface/jinja';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { systemClock, type TimerHandle } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import type { GenerationTracker } from '../../monitor/metrics.js';
@@ -163,6 +163,24 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     }],
   };
 
+  /** What both endpoints do once the prompt is tokenized: fit it into the context, admit its tokens
+   *  (prompt + the most it may generate, before it waits for a sequence), and set up the answer's
+   *  id, metrics and cancellation. `run` generates, handing each new piece of text to `onText`. */
+  const begin = (request: FastifyRequest, reply: FastifyReply, rec: VersionRecord, m: GenerativeModel, prompt: number[], p: GenerationParams, logprobs: number | undefined, idPrefix: string, started: number) => {
+    const maxTokens = limits(m, prompt, p);
+    request.usage?.reserveTokens(prompt.length + maxTokens);
+    const usageOf = request.usage && { meter: request.usage, rec };
+    const abort = abortOnClose(reply);
+    const track = metrics.generation(rec.model, rec.version, prompt.length, started);
+    return {
+      id: `${idPrefix}-${randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      modelName: `${rec.model}:${rec.version}`,
+      usage: (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n }),
+      run: (onText: (t: string, tok?: GeneratedToken) => void) => generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, onText, usageOf),
+    };
+  };
+
   app.post('/chat/completions', { config: { scope: 'infer' } }, async (request, reply) => {
     const started = performance.now();
     const body = (request.body ?? {}) as GenerationBody & { messages?: unknown; logprobs?: unknown; top_logprobs?: unknown };
@@ -182,18 +200,9 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       throw bad(`the model's chat template could not render these messages: ${(err as Error).message}`);
     }
     const prompt = m.tokenize(rendered, { special: true, bos: true });
-    const maxTokens = limits(m, prompt, p);
-    // admission for tokens: prompt + the most it may generate, before it waits for a sequence
-    request.usage?.reserveTokens(prompt.length + maxTokens);
-    const usageOf = request.usage && { meter: request.usage, rec };
-    const id = `chatcmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const modelName = `${rec.model}:${rec.version}`;
-    const abort = abortOnClose(reply);
-    const track = metrics.generation(rec.model, rec.version, prompt.length, started);
-    const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
+    const { id, created, modelName, usage, run: generateText } = begin(request, reply, rec, m, prompt, p, logprobs, 'chatcmpl', started);
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {}, usageOf);
+      const run = await generateText(() => {});
       return {
         id, object: 'chat.completion', created, model: modelName,
         choices: [{
@@ -213,7 +222,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       : (text: string, tok?: GeneratedToken) => chunk({ content: text }, null, tok);
     chunk({ role: 'assistant', content: '' }, null);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, onText, usageOf);
+      const run = await generateText(onText);
       chunk({}, run.finish);
       if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
@@ -237,16 +246,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const logprobs = typeof lp === 'number' ? lp : undefined;
     const [rec, m] = await modelOf(body.model);
     const prompt = m.tokenize(text, { bos: true });
-    const maxTokens = limits(m, prompt, p);
-    // admission for tokens: prompt + the most it may generate, before it waits for a sequence
-    request.usage?.reserveTokens(prompt.length + maxTokens);
-    const usageOf = request.usage && { meter: request.usage, rec };
-    const id = `cmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const modelName = `${rec.model}:${rec.version}`;
-    const abort = abortOnClose(reply);
-    const track = metrics.generation(rec.model, rec.version, prompt.length, started);
-    const usage = (n: number) => ({ prompt_tokens: prompt.length, completion_tokens: n, total_tokens: prompt.length + n });
+    const { id, created, modelName, usage, run: generateText } = begin(request, reply, rec, m, prompt, p, logprobs, 'cmpl', started);
     const legacyLogprobs = (toks: (GeneratedToken | undefined)[]) => logprobs === undefined ? null : {
       tokens: toks.map((t) => (t ? m.detokenize([t.id]) : '')),
       token_logprobs: toks.map((t) => t?.logprob ?? null),
@@ -254,7 +254,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
       text_offset: [],
     };
     if (!p.stream) {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, () => {}, usageOf);
+      const run = await generateText(() => {});
       return {
         id, object: 'text_completion', created, model: modelName,
         choices: [{ index: 0, text: run.text, finish_reason: run.finish, logprobs: legacyLogprobs(run.tokens) }],
@@ -267,7 +267,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const [head, tail] = chunkTemplate({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: TEXT_SLOT, finish_reason: null, logprobs: null }] });
     const onText = logprobs === undefined ? (t: string) => out.write(head + JSON.stringify(t) + tail) : (t: string, tok?: GeneratedToken) => chunk(t, null, tok);
     try {
-      const run = await generate(m, prompt, p, maxTokens, abort.signal, logprobs, track, onText, usageOf);
+      const run = await generateText(onText);
       chunk('', run.finish);
       if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
       out.end();
