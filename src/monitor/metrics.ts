@@ -16,7 +16,7 @@ const REQUEST_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 2
 export type GenerationFinish = 'stop' | 'length' | 'abort' | 'error';
 
 /** Running and waiting requests per loaded generative model version (GenerationPool.loads()). */
-export type GenerationLoads = () => Promise<readonly { model: string; version: number; running: number; waiting: number }[]>;
+export type GenerationLoads = () => readonly { model: string; version: number; running: number; waiting: number }[];
 
 /** One generation request's metrics: call token() for every generated token, finish() once at the end. */
 export interface GenerationTracker {
@@ -52,14 +52,13 @@ export class Metrics {
   // The gauges are sampled from the models' own queues at scrape time: a request is "running" while
   // it holds a llama.cpp sequence and "waiting" while it queues for one, which only the model knows.
   private generationLoads?: GenerationLoads;
-  private loadsInFlight?: ReturnType<GenerationLoads>;
   private readonly genRunning: client.Gauge<'model' | 'version'> = new client.Gauge({
     name: 'ferry_generation_requests_running', help: 'Generation requests holding a sequence (decoding now), per model version', labelNames: ['model', 'version'], registers: [this.registry],
-    collect: (): Promise<void> => this.sampleLoads(this.genRunning, 'running'),
+    collect: (): void => this.sampleLoads(this.genRunning, 'running'),
   });
   private readonly genWaiting: client.Gauge<'model' | 'version'> = new client.Gauge({
     name: 'ferry_generation_requests_waiting', help: 'Generation requests queued for a free sequence, per model version', labelNames: ['model', 'version'], registers: [this.registry],
-    collect: (): Promise<void> => this.sampleLoads(this.genWaiting, 'waiting'),
+    collect: (): void => this.sampleLoads(this.genWaiting, 'waiting'),
   });
   private readonly genFirstToken = new client.Histogram({ name: 'ferry_generation_time_to_first_token_seconds', help: 'Time from request to the first generated token', labelNames: ['model', 'version'], buckets: FIRST_TOKEN_SECONDS, registers: [this.registry] });
   private readonly genInterToken = new client.Histogram({ name: 'ferry_generation_inter_token_latency_seconds', help: 'Time between consecutive generated tokens of a request (every token after the first)', labelNames: ['model', 'version'], buckets: TOKEN_SECONDS, registers: [this.registry] });
@@ -124,21 +123,9 @@ export class Metrics {
     this.generationLoads = loads;
   }
 
-  /** Both gauges collect concurrently in one scrape; they share one sample so they agree. */
-  private async sampleLoads(gauge: client.Gauge<'model' | 'version'>, which: 'running' | 'waiting'): Promise<void> {
-    const source = this.generationLoads;
-    if (!source) return;
-    if (!this.loadsInFlight) {
-      const p = source();
-      this.loadsInFlight = p;
-      p.finally(() => { if (this.loadsInFlight === p) this.loadsInFlight = undefined; }).catch(() => {});
-    }
-    let loads;
-    try {
-      loads = await this.loadsInFlight;
-    } catch {
-      loads = [];
-    }
+  /** The counts as the models have them now: a synchronous read, so both gauges of one scrape agree. */
+  private sampleLoads(gauge: client.Gauge<'model' | 'version'>, which: 'running' | 'waiting'): void {
+    const loads = this.generationLoads?.() ?? [];
     // reset: an unloaded version's series goes away instead of freezing at its last value
     gauge.reset();
     for (const l of loads) gauge.labels(l.model, String(l.version)).set(l[which]);

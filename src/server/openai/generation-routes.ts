@@ -60,7 +60,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
   const clock = deps.clock ?? systemClock;
   const metrics = deps.monitor.metrics;
   // the running/waiting gauges read the models' own queues when /metrics is scraped
-  metrics.watchGeneration(async () => generation.loads());
+  metrics.watchGeneration(() => generation.loads());
 
   const modelOf = async (model: unknown): Promise<[VersionRecord, GenerativeModel]> => {
     if (typeof model !== 'string' || model === '') throw bad('"model" must name a model, e.g. "tiny-gpt" or "tiny-gpt:2"');
