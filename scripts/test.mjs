@@ -1,4 +1,5 @@
-// Runs the whole suite: type-check, build (the CLI tests run the compiled bin), then every
+// Runs the whole suite: type-check, build (the CLI tests run the compiled bin; the browser tests the
+// built dashboard), then every
 // test/**/*.test.ts with node's test runner. Ends with the line "N passed, N failed".
 // Usage: npm test [-- path/to/file.test.ts ...]
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,12 +18,13 @@ function find(dir) {
 
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : find(path.join(root, 'test')).sort();
 if (process.argv.length <= 2) {
-  if (run('npx', ['tsc', '-p', 'tsconfig.check.json']) !== 0) {
+  if (run('npx', ['tsc', '-p', 'tsconfig.check.json']) !== 0 || run('npx', ['tsc', '-p', 'web/tsconfig.json']) !== 0) {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
 }
-if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) {
+// the browser tests load the dashboard the server serves from dist/web
+if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0 || run('npx', ['vite', 'build', 'web', '--logLevel', 'warn']) !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

@@ -19,6 +19,7 @@ import type { GenerationPool } from '../scheduler/generation-pool.js';
 import type { Clock } from '../core/clock.js';
 import { kserveV2Routes } from './kserve-v2/routes.js';
 import { opsRoutes } from './ops-routes.js';
+import { dashboardRoutes } from './dashboard.js';
 
 export interface ServerDeps {
   readonly config: FerryConfig;
@@ -138,6 +139,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.register(adminRoutes, { prefix: '/api', deps });
   app.register(openaiRoutes, { prefix: '/v1', deps });
   app.register(opsRoutes, { deps });
+  app.register(dashboardRoutes);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; the V2 API is under /v2, the admin API under /api` }));
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, (e) => ({ error: e.message })));

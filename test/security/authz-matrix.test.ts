@@ -77,6 +77,10 @@ const ROUTES: Readonly<Record<string, Case>> = {
   'GET /metrics': { ok: 200 },
   'GET /healthz': { ok: 200 },
   'GET /readyz': { ok: 200 },
+  'GET /api/session': { ok: 200 },
+  // the dashboard's files are public: the UI asks for a key for everything it shows
+  'GET /': { ok: 200 },
+  'GET /assets/*': { ok: 404 },
 };
 
 describe('authorization matrix', () => {

@@ -15,6 +15,7 @@ import { keyRoutes } from './key-routes.js';
 import { shareRoutes } from './share-routes.js';
 import { trainingRoutes } from './training-routes.js';
 import { usageRoutes } from './usage-routes.js';
+import { sessionRoute } from './session-route.js';
 
 interface NameParams { name: string }
 interface VersionParams { name: string; version: string }
@@ -46,6 +47,7 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   auditRoutes(app, deps.security);
   shareRoutes(app, registry);
   usageRoutes(app, deps.security);
+  sessionRoute(app);
 
   app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
