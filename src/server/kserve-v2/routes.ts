@@ -10,6 +10,7 @@ import { sendError, type ServerDeps } from '../app.js';
 import { visibleModels } from '../auth-hooks.js';
 import { decodeInferRequest, parseHeaderLength } from './decode.js';
 import { encodeInferResponse } from './encode.js';
+import { explainRoutes } from './explain-route.js';
 
 interface ModelParams { name: string; version?: string }
 
@@ -93,6 +94,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
   const inferOpts = { config: { scope: 'infer' as const } };
   app.post('/models/:name/infer', inferOpts, infer);
   app.post('/models/:name/versions/:version/infer', inferOpts, infer);
+  await explainRoutes(app, { deps });
 
   // statistics extension. Every registered version has statistics, zero until it serves, with the
   // same fields as a busy one so a client written for Triton never meets a missing key.

@@ -8,6 +8,7 @@ import { Cancellation } from '../../core/cancel.js';
 import type { ServerDeps } from '../app.js';
 import { generationRoutes } from './generation-routes.js';
 import { imageRoutes } from './image-routes.js';
+import { explainRoutes } from './explain-route.js';
 import { visibleModels } from '../auth-hooks.js';
 
 interface ClassificationBody {
@@ -50,6 +51,7 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
   // chat and completions share this plugin's error envelope
   if (deps.generation) await generationRoutes(app, { deps, generation: deps.generation });
   await imageRoutes(app, { deps });
+  await explainRoutes(app, { deps });
 
   app.get('/models', { config: { scope: 'read' } }, async (request) => {
     const models = await visibleModels(registry.meta, request.principal, await registry.list());
