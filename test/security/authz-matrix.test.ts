@@ -54,6 +54,7 @@ const ROUTES: Readonly<Record<string, Case>> = {
   'GET /api/training-jobs/:id': { ok: 200 },
   'DELETE /api/training-jobs/:id': { ok: [200, 202], fresh: 'job' },
   'GET /api/training-jobs/:id/events': { ok: 200 },
+  'GET /api/training/recipes': { ok: 200 },
   'POST /api/keys': { ok: 201, body: () => ({ tenant: 't1', scopes: ['admin'] }) },
   'GET /api/keys': { ok: 200 },
   'DELETE /api/keys/:id': { ok: 200, fresh: 'key' },

@@ -16,6 +16,7 @@ import { shareRoutes } from './share-routes.js';
 import { trainingRoutes } from './training-routes.js';
 import { usageRoutes } from './usage-routes.js';
 import { sessionRoute } from './session-route.js';
+import { recipeRoutes } from './recipe-routes.js';
 
 interface NameParams { name: string }
 interface VersionParams { name: string; version: string }
@@ -48,6 +49,7 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   shareRoutes(app, registry);
   usageRoutes(app, deps.security);
   sessionRoute(app);
+  recipeRoutes(app);
 
   app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
