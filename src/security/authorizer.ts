@@ -5,7 +5,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { FerryError } from '../core/errors.js';
 import type { Limits } from './limits.js';
 
-export type Scope = 'public' | 'infer' | 'read' | 'train' | 'admin' | 'metrics';
+/** 'key': any valid key whatever its scopes (GET /api/session: a metrics-only key may still log in
+ *  to the dashboard to see its metrics). */
+export type Scope = 'public' | 'key' | 'infer' | 'read' | 'train' | 'admin' | 'metrics';
 
 /** The scopes a key can hold ('public' routes need none). */
 export const KEY_SCOPES = ['infer', 'read', 'train', 'admin', 'metrics'] as const;
@@ -14,7 +16,8 @@ export type KeyScope = (typeof KEY_SCOPES)[number];
 /** Which held scopes let a key through a route's scope. Seeing models (`read`) comes with every
  *  scope: an inference client lists models before it calls one (the openai client's models.list),
  *  and a trainer or manager must see what it works on. Everything else is granted by itself only. */
-const GRANTED_BY: Readonly<Record<KeyScope, readonly KeyScope[]>> = {
+const GRANTED_BY: Readonly<Record<Exclude<Scope, 'public'>, readonly KeyScope[]>> = {
+  key: KEY_SCOPES,
   read: ['read', 'infer', 'train', 'admin'],
   infer: ['infer'],
   train: ['train'],

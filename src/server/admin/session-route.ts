@@ -1,9 +1,9 @@
 // GET /api/session: who the caller's key belongs to, so a client (the dashboard) can log in with a
-// key and show only what that key may do. Any key that may read models may ask; never the secret.
+// key and show only what that key may do. Any valid key may ask, whatever its scopes; never the secret.
 import type { FastifyInstance } from 'fastify';
 
 export function sessionRoute(app: FastifyInstance): void {
-  app.get('/session', { config: { scope: 'read' } }, async (request) => {
+  app.get('/session', { config: { scope: 'key' } }, async (request) => {
     const p = request.principal;
     // anonymous: a server without keys (tests, embedding) — everything is allowed
     if (p === undefined) return { anonymous: true };
