@@ -8,6 +8,8 @@ COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json ./
 COPY src ./src
 COPY bin ./bin
+# the dashboard, built by Vite into dist/web/ during `npm ci` (prepare → build)
+COPY web ./web
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev \
   # llama.cpp's CUDA and Vulkan builds (about 600 MB) are optional packages: this image runs on the CPU
   && rm -rf node_modules/@node-llama-cpp/*-cuda* node_modules/@node-llama-cpp/*-vulkan
