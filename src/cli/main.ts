@@ -6,6 +6,7 @@ import { keyCommands } from './keys.js';
 import { modelCommands } from './models.js';
 import type { ServeFlags } from './serve.js';
 import type { TrainFlags } from './train.js';
+import { optimizeCommands } from './optimize.js';
 
 const program = new Command('ferry')
   .version(FERRY_VERSION)
@@ -51,6 +52,7 @@ const client = () => {
 };
 modelCommands(program, client);
 keyCommands(program, client);
+optimizeCommands(program, client);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`ferry: ${err instanceof ApiError || err instanceof Error ? err.message : String(err)}\n`);

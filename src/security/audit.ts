@@ -44,6 +44,7 @@ export const ACTIONS: Readonly<Record<string, string>> = {
   'DELETE /api/models/:name/aliases/:alias': 'alias.delete',
   'POST /api/models/:name/shares': 'model.share',
   'DELETE /api/models/:name/shares/:tenant': 'model.unshare',
+  'POST /api/models/:name/versions/:version/optimize': 'model.optimize',
   'POST /api/training-jobs': 'training.create',
   'DELETE /api/training-jobs/:id': 'training.cancel',
   'POST /v2/repository/models/:name/load': 'model.load',

@@ -81,6 +81,9 @@ export interface EvalGraph {
 
 /** The train step's inputs and outputs for the flat buffers. */
 export const FLAT_PARAMS = 'params';
+/** 1 where a trainable value may change, 0 where it stays exactly 0 (a pruned weight); fed only
+ *  when the graph was built `masked` */
+export const KEEP_PARAMS = 'params.keep';
 export const flatState = (slot: string): string => `opt.${slot}`;
 export const termName = (term: string): string => `term.${term}`;
 export { nextOf as nextName, stackedName, STEPS_INPUT } from './autodiff/loop.js';
@@ -180,7 +183,7 @@ function withHidden(net: Module, x: Value, r: Recorder): { out: Value; hidden?: 
   return { out: last.forward(hidden, r), hidden };
 }
 
-export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: ReadonlySet<string>): TrainGraph {
+export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: ReadonlySet<string>, masked = false): TrainGraph {
   const r = recorder(n, true);
   const trainable = n.net.namedParameters().filter(([name]) => !frozen.has(name));
   const flat = r.flatten(trainable.map(([, p]) => p));
@@ -191,7 +194,9 @@ export function buildTrainGraph(n: NetworkShape, optimizer: Optimizer, frozen: R
   const u = optimizer.update(flat, grad!, state, scalars);
   const outputs: Record<string, Value> = { loss, ...termOutputs(terms) };
   if (correct) outputs['correct'] = correct;
-  outputs[nextName(FLAT_PARAMS)] = u.p;
+  // Pruning's fine-tune (src/optimize/prune.ts): the mask is applied inside every step, not between
+  // runs, so each forward pass of the K looped steps sees exactly the pruned network.
+  outputs[nextName(FLAT_PARAMS)] = masked ? F.mul(u.p, r.tape.input(KEEP_PARAMS, flat.shape)) : u.p;
   u.state.forEach((v, k) => (outputs[nextName(flatState(optimizer.slots[k]!))] = v));
   let offset = 0;
   const layout = trainable.map(([name, p]) => {

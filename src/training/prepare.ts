@@ -24,7 +24,8 @@ export interface PreparedRun {
   readonly classes?: readonly string[];
 }
 
-export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): PreparedRun {
+/** `masked`: the step takes a keep-mask over the parameters (TrainInput.keep) */
+export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module, masked = false): PreparedRun {
   const featureSize = dataset.featureShape.reduce((a, b) => a * b, 1);
   const inputShape = spec.input ?? dataset.featureShape;
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
@@ -54,7 +55,7 @@ export function prepare(spec: TrainSpec, dataset: Dataset, network?: Module): Pr
   const optimizer = makeOptimizer(spec.optimizer);
   checkSize(net);
   const frozen = frozenNames(spec, net);
-  const train = buildTrainGraph(shape, optimizer, frozen);
+  const train = buildTrainGraph(shape, optimizer, frozen, masked);
   if (dataset.charVocab) checkVocab(dataset, net, train.outputShape.at(-1)!);
   if (kind === 'classes') checkLabels(dataset, train.outputShape.at(-1)!);
   if (net.idTableSize !== undefined) checkTokenIds(dataset, net.idTableSize);

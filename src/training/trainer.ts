@@ -11,7 +11,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { batches } from './data/batches.js';
 import type { Dataset, Examples } from './data/dataset.js';
 import { chunks, dropoutMask, f32, inputTensor, normalNoise, outputsPerExample, stack, targetTensor } from './feeds.js';
-import { buildEvalGraph, buildInferenceModel, FLAT_PARAMS, flatState, nextName, stackedName, STEPS_INPUT, termName, type EvalGraph, type NetworkShape } from './graphs.js';
+import { buildEvalGraph, buildInferenceModel, FLAT_PARAMS, flatState, KEEP_PARAMS, nextName, stackedName, STEPS_INPUT, termName, type EvalGraph, type NetworkShape, type TrainGraph } from './graphs.js';
 import type { Module } from './nn/module.js';
 import { learningRate } from './nn/schedules.js';
 import { checkResume, prepare } from './prepare.js';
@@ -52,6 +52,9 @@ export interface TrainInput {
   /** fine-tuning: the registered version whose weights the run starts from */
   readonly parent?: { readonly model: string; readonly version: number; readonly onnx: Uint8Array };
   readonly resume?: Checkpoint;
+  /** pruning's fine-tune: per parameter name, 1 where a value trains and 0 where it stays exactly 0
+   *  at every step; parameters not named train freely */
+  readonly keep?: ReadonlyMap<string, Uint8Array>;
   readonly hooks?: TrainHooks;
   readonly intraOpThreads?: number;
   /** progress callbacks every this many steps (at the end of the run that crosses it); default 10 */
@@ -82,7 +85,7 @@ const EVAL_POSITIONS = 8192;
 
 export async function train(input: TrainInput): Promise<TrainResult> {
   const { spec, dataset, hooks = {} } = input;
-  const run = prepare(spec, dataset, input.network);
+  const run = prepare(spec, dataset, input.network, input.keep !== undefined);
   const { shape, optimizer, train: graph } = run;
   // every parameter by name; the trainable ones are views into `flat`, the buffer the step updates
   const params = new Map<string, Float32Array>();
@@ -109,6 +112,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     history.push(...c.history);
   }
   for (const l of graph.layout) flat.set(params.get(l.name)!, l.offset);
+  const keep = input.keep ? keepMask(input.keep, graph.layout, graph.total, flat) : undefined;
   const viewFlat = () => {
     for (const l of graph.layout) params.set(l.name, flat.subarray(l.offset, l.offset + l.size));
   };
@@ -153,6 +157,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
         const scalars = lrs.map((lr, i) => optimizer.scalarValues(step + i, lr));
         for (const name of optimizer.scalars) feeds[stackedName(`opt_${name}`)] = f32(Float32Array.from(scalars, (v) => v[name]!), [k]);
         feeds[FLAT_PARAMS] = f32(flat, [graph.total]);
+        if (keep) feeds[KEEP_PARAMS] = f32(keep, [graph.total]);
         for (const name of graph.frozen) feeds[name] = f32(params.get(name)!, shapes.get(name)!);
         for (const [name, t] of state) feeds[name] = f32(t, [graph.total]);
         const out = await trainSession.run(feeds);
@@ -254,6 +259,25 @@ function loadParent(params: Map<string, Float32Array>, shapes: [string, readonly
   if (matched === 0) {
     throw bad(`fine-tuning from ${parent.model}:${parent.version}: none of its weights match this network's parameters (${shapes.map(([n]) => n).join(', ')}); fine-tuning needs the same layer layout`);
   }
+}
+
+/** The keep-mask over the flat buffer (1 = trains), zeroing the masked values of `flat` once so that
+ *  training starts from the pruned network even when the parent's weights were not pruned. */
+function keepMask(keep: ReadonlyMap<string, Uint8Array>, layout: TrainGraph['layout'], total: number, flat: Float32Array): Float32Array {
+  const out = new Float32Array(total).fill(1);
+  const slots = new Map(layout.map((l) => [l.name, l]));
+  for (const [name, mask] of keep) {
+    const l = slots.get(name);
+    if (!l) throw bad(`keep: "${name}" is not a trainable parameter of this network; its parameters: ${layout.map((s) => s.name).join(', ')}`);
+    if (mask.length !== l.size) throw bad(`keep: the mask of ${name} has ${mask.length} values, the parameter ${l.size}`);
+    for (let i = 0; i < l.size; i++) {
+      if (mask[i] === 0) {
+        out[l.offset + i] = 0;
+        flat[l.offset + i] = 0;
+      }
+    }
+  }
+  return out;
 }
 
 const means = (sums: ReadonlyMap<string, number>, n: number): Record<string, number> =>

@@ -70,6 +70,8 @@ const ROUTES: Readonly<Record<string, Case>> = {
   'PUT /api/models/:name/aliases/:alias': { ok: 200, body: () => ({ version: 1 }) },
   'DELETE /api/models/:name/aliases/:alias': { ok: 200, fresh: 'model' },
   'POST /api/models/:name/versions': { ok: 201, raw: MODEL },
+  // the fixture records no training dataset: registered with accuracy not measured
+  'POST /api/models/:name/versions/:version/optimize': { ok: 201, body: () => ({ int8: 'dynamic' }) },
   // the models here are not generative or text models: a caller let through gets the route's 400
   'POST /v1/chat/completions': { ok: 400, body: (t) => ({ model: t.model, messages: [{ role: 'user', content: 'hi' }] }) },
   'POST /v1/completions': { ok: 400, body: (t) => ({ model: `${t.model}:1`, prompt: 'hi' }) },

@@ -14,9 +14,10 @@ import { auditRoutes } from './audit-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { shareRoutes } from './share-routes.js';
 import { trainingRoutes } from './training-routes.js';
+import { optimizeRoutes } from './optimize-routes.js';
+import { recipeRoutes } from './recipe-routes.js';
 import { usageRoutes } from './usage-routes.js';
 import { sessionRoute } from './session-route.js';
-import { recipeRoutes } from './recipe-routes.js';
 
 interface NameParams { name: string }
 interface VersionParams { name: string; version: string }
@@ -44,12 +45,13 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
   if (deps.jobs) trainingRoutes(app, deps.jobs, { registry, owners: deps.security.jobOwners });
+  recipeRoutes(app);
   keyRoutes(app, deps.security);
   auditRoutes(app, deps.security);
   shareRoutes(app, registry);
+  optimizeRoutes(app, deps);
   usageRoutes(app, deps.security);
   sessionRoute(app);
-  recipeRoutes(app);
 
   app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
