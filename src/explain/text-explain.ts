@@ -29,11 +29,22 @@ export interface TextFacts {
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 const utf8 = new TextEncoder();
 
+/** The longest text explained. Occlusion builds one copy of the text per token and the offsets are
+ *  worked out a character at a time, so without a bound one request body (64 MB by default) could
+ *  hold the server's CPU and memory for minutes; per-token scores of a longer text are unreadable anyway. */
+export const MAX_TEXT_CHARS = 32_768;
+/** The most tokens explained (a model with no maxLength would otherwise take any number): every
+ *  integrated-gradients step and every occlusion run costs a forward pass over all of them. */
+export const MAX_TOKENS = 1024;
+
 export async function explainText(ctx: ExplainContext, t: TextFacts, text: string): Promise<TextExplanation> {
   const started = performance.now();
   const { rec, facts, params } = ctx;
   if (text.trim() === '') throw bad('the text is empty; send at least one word');
-  const ids = t.tokenizer.encode(text, { maxLength: t.maxLength, truncation: t.truncation }).ids;
+  if (text.length > MAX_TEXT_CHARS) throw bad(`the text has ${text.length} characters; explanations take at most ${MAX_TEXT_CHARS}: send the passage you want explained`);
+  const encoding = { maxLength: t.maxLength, truncation: t.truncation };
+  const ids = t.tokenizer.encode(text, encoding).ids;
+  if (ids.length > MAX_TOKENS) throw bad(`the text is ${ids.length} tokens; explanations take at most ${MAX_TOKENS}: send a shorter text`);
   const spans = tokenSpans(text, t.hf, ids.length);
   const label = (i: number) => (facts.labels?.[i] !== undefined ? { label: facts.labels[i] } : {});
   const done = (e: Omit<TextExplanation, 'text' | 'computeMs' | 'baseline'>): TextExplanation =>
@@ -75,8 +86,14 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
       });
     },
     occlusion: async (fallbackReason) => {
-      const variants = spans.map((s) => (s.special || s.start === null ? undefined : leaveOut(text, s, t.hf)));
-      const texts = [text, ...variants.filter((v): v is string => v !== undefined)];
+      // A truncating model reads only the first tokens: a token left out of the whole text would pull
+      // the first unread token in at the end, and its score would mix the two. Tokens are left out of
+      // the part the model read instead, when that part alone gives the same ids (so the same score).
+      const readEnd = spans.reduce((m, s) => Math.max(m, s.end ?? 0), 0);
+      const prefix = text.slice(0, readEnd);
+      const read = readEnd < text.length && sameIds(t.tokenizer.encode(prefix, encoding).ids, ids) ? prefix : text;
+      const variants = spans.map((s) => (s.special || s.start === null ? undefined : leaveOut(read, s, t.hf)));
+      const texts = [read, ...variants.filter((v): v is string => v !== undefined)];
       const maxRows = Math.max(1, await ctx.deps.maxRows(rec));
       const parts: Promise<Float32Array>[] = [];
       for (let first = 0; first < texts.length; first += maxRows) {
@@ -99,6 +116,8 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
     },
   });
 }
+
+const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** The inputs besides the embeddings: the ids themselves, and the masks a tokenizer would send. */
 function sideInput(name: string, idsInput: string, ids: readonly number[], rows: number): NamedTensors[string] {

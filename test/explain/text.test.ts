@@ -117,10 +117,26 @@ describe('explaining text classifiers', () => {
     assert.equal(r.body.tokens[0]!.score, 0, 'special tokens are not left out');
   });
 
+  it('leaves tokens out of the part a truncating model read, so no unread token slides in', async () => {
+    // the model reads 32 tokens ([CLS], 30 words, [SEP]); the words after them are never seen
+    const words = Array.from({ length: 40 }, (_, i) => (i === 3 ? 'money' : ['free', 'click', 'here', 'now', 'win'][i % 5]!));
+    const text = words.join(' ');
+    const r = await post('/v1/classifications/explain', { model: 'spam', input: text, method: 'occlusion', target: 'spam' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.tokens.length, 32);
+    const read = text.slice(0, Math.max(...r.body.tokens.map((t) => t.end ?? 0)));
+    const money = r.body.tokens.find((t) => t.token === 'money')!;
+    const cls = async (input: string) => ((await post('/v1/classifications', { model: 'spam', input })).body as unknown as { data: { scores: Record<string, number> }[] }).data[0]!.scores['spam']!;
+    assert.equal(await cls(read), r.body.target.score, 'the part read scores as the whole text');
+    const drop = (await cls(read)) - (await cls(read.slice(0, money.start!) + read.slice(money.end!)));
+    assert.ok(Math.abs(money.score - drop) < 1e-6, `${money.score} vs ${drop}`);
+  });
+
   it('refuses what it cannot explain, saying what to send', async () => {
     const cases: [unknown, number, RegExp][] = [
       [{ model: 'spam', input: ['a', 'b'] }, 400, /"input" must be one string: explanations are per text/],
       [{ model: 'spam', input: '   ' }, 400, /the text is empty/],
+      [{ model: 'spam', input: 'win '.repeat(10_000) }, 400, /the text has 40000 characters; explanations take at most 32768/],
       [{ model: 'spam', input: 'hi', target: 'eggs' }, 400, /"target" "eggs" is not one of this model's labels: "ham", "spam"/],
       [{ model: 'spam', input: 'hi', method: 'lime' }, 400, /"method" must be "integrated_gradients" or "occlusion"/],
       [{ model: 'spam', input: 'hi', stride: 2, bogus: 1 }, 400, /unknown explain parameter "bogus"/],

@@ -17,13 +17,14 @@ export function authHeaders(extra: Record<string, string> = {}): Record<string, 
   return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  const text = await res.text().catch(() => '');
-  let message = text || res.statusText;
+/** The ApiError for a non-2xx answer whose body is `text`: the message in Ferry's error envelopes,
+ *  {"error": "..."} or {"error": {"code", "message"}}, else the text itself (or `fallback` when empty).
+ *  Shared with lib/upload.ts, whose XMLHttpRequest has no Response. */
+export function errorFromBody(status: number, text: string, fallback: string): ApiError {
+  let message = text || fallback;
   let code: string | undefined;
   try {
-    const body = JSON.parse(text) as { error?: unknown };
-    const e = body.error;
+    const e = (JSON.parse(text) as { error?: unknown }).error;
     if (typeof e === 'string') message = e;
     else if (e && typeof e === 'object') {
       const o = e as { message?: unknown; code?: unknown };
@@ -33,8 +34,13 @@ async function errorOf(res: Response): Promise<ApiError> {
   } catch {
     // not JSON: the text itself is the message
   }
-  if (res.status === 401) window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
-  return new ApiError(res.status, `${message} (HTTP ${res.status})`, code);
+  if (status === 401) window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+  return new ApiError(status, `${message} (HTTP ${status})`, code);
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  return errorFromBody(res.status, text, res.statusText || `the server answered ${res.status}`);
 }
 
 /** A fetch against Ferry with the session's key; throws ApiError on any non-2xx answer. */
@@ -74,26 +80,37 @@ export async function streamEvents(path: string, init: RequestInit, onEvent: (e:
   if (!res.body) return;
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue; // keep-alive comment
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = val;
-        else if (field === 'data') data.push(val);
+  // the SSE spec allows CRLF, CR or LF line ends (a proxy may rewrite them): all become LF here. A CR
+  // that ends a chunk waits for the next one, which may start with the LF of the same CRLF.
+  let cr = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const raw = cr + value;
+      cr = raw.endsWith('\r') ? '\r' : '';
+      buffer += raw.slice(0, raw.length - cr.length).replace(/\r\n?/g, '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue; // keep-alive comment
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') event = val;
+          else if (field === 'data') data.push(val);
+        }
+        if (data.length > 0) onEvent({ event, data: data.join('\n') });
       }
-      if (data.length > 0) onEvent({ event, data: data.join('\n') });
     }
+  } finally {
+    // onEvent threw (an error chunk, bad JSON) or the caller stopped: close the stream, or the
+    // connection stays open and the server keeps generating for nobody
+    await reader.cancel().catch(() => undefined);
   }
 }
 

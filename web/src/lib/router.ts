@@ -9,8 +9,18 @@ export interface Route {
   readonly params: readonly string[];
 }
 
+/** A segment as typed; a malformed escape (#/models/%E0, a hand-edited link) is kept as it is
+ *  instead of throwing, which would blank the whole app. */
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export function parseHash(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, '').split('/').filter((s) => s !== '').map(decodeSegment);
   return { page: parts[0] ?? 'models', params: parts.slice(1) };
 }
 

@@ -1,32 +1,15 @@
 // Uploads with progress: fetch cannot report how much of a request body has been sent, so this one
 // call uses XMLHttpRequest, with the same key header and the same ApiError (the server's own message)
 // as every other call in lib/api.ts.
-import { ApiError, authHeaders, UNAUTHORIZED_EVENT } from './api';
+import { ApiError, authHeaders, errorFromBody } from './api';
+
+const errorOf = (status: number, text: string): ApiError => errorFromBody(status, text, `the server answered ${status}`);
 
 export interface UploadOptions {
   readonly contentType: string;
   /** fraction sent, 0..1; the server still checks the file after the last byte */
   onProgress?(sent: number, total: number): void;
   readonly signal?: AbortSignal;
-}
-
-/** The message in Ferry's error envelopes, {"error": "..."} or {"error": {"code", "message"}}. */
-function errorOf(status: number, text: string): ApiError {
-  let message = text || `the server answered ${status}`;
-  let code: string | undefined;
-  try {
-    const e = (JSON.parse(text) as { error?: unknown }).error;
-    if (typeof e === 'string') message = e;
-    else if (e && typeof e === 'object') {
-      const o = e as { message?: unknown; code?: unknown };
-      if (typeof o.message === 'string') message = o.message;
-      if (typeof o.code === 'string') code = o.code;
-    }
-  } catch {
-    // not JSON: the text itself is the message
-  }
-  if (status === 401) window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
-  return new ApiError(status, `${message} (HTTP ${status})`, code);
 }
 
 /**

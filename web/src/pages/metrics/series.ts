@@ -12,6 +12,7 @@ const M = {
   requests: 'ferry_inference_requests_total',
   duration: 'ferry_request_duration_seconds_bucket',
   batch: 'ferry_batch_size_bucket',
+  batchRows: 'ferry_batch_size_sum',
   rows: 'ferry_inference_count_total',
   queue: 'ferry_queue_depth',
   genRequests: 'ferry_generation_requests_total',
@@ -88,6 +89,9 @@ export function pointBetween(prev: Scrape, cur: Scrape): Point {
   const firstToken = bucketsBy(inc(M.genFirstToken), 'model');
   const batches = bucketsBy(inc(M.batch), 'model');
   const rows = sumBy(inc(M.rows), 'model'), tokens = sumBy(inc(M.genTokens), 'model');
+  // the histogram's own sum over its count: rows per request (M.rows) are counted when a request
+  // ends, executions when a batch runs, and the two need not cover the same requests in one window
+  const batchRows = sumBy(inc(M.batchRows), 'model');
   const queue = gauge(cur, M.queue), waiting = gauge(cur, M.genWaiting);
   const generative = new Set([...gauge(cur, M.genRunning).keys(), ...waiting.keys(), ...sumBy(cur.samples.filter((s) => s.name === M.genRequests), 'model').keys()]);
 
@@ -106,7 +110,7 @@ export function pointBetween(prev: Scrape, cur: Scrape): Point {
       p50: quantile(0.5, lat),
       p99: quantile(0.99, lat),
       queue: (queue.get(model) ?? 0) + (waiting.get(model) ?? 0),
-      meanBatch: executions > 0 ? (rows.get(model) ?? 0) / executions : null,
+      meanBatch: executions > 0 ? (batchRows.get(model) ?? 0) / executions : null,
       tokensPerS: gen ? (tokens.get(model) ?? 0) / dt : null,
       firstTokenP50: gen ? quantile(0.5, firstToken.get(model)) : null,
       firstTokenP99: gen ? quantile(0.99, firstToken.get(model)) : null,
