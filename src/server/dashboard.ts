@@ -49,11 +49,20 @@ function readTree(dir: string, base = dir): Map<string, StaticFile> {
   return files;
 }
 
+/** gzip listed without q=0 (RFC 9110: q=0 means "not acceptable") */
+const acceptsGzip = (header: string): boolean =>
+  header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding!.trim().toLowerCase() !== 'gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+
 function send(request: FastifyRequest, reply: FastifyReply, f: StaticFile): FastifyReply {
   reply.type(f.type).header('x-content-type-options', 'nosniff').header('vary', 'accept-encoding');
   reply.header('cache-control', f.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
   if (f.type.startsWith('text/html')) reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer');
-  const gzip = f.gzip !== null && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+  const gzip = f.gzip !== null && acceptsGzip(String(request.headers['accept-encoding'] ?? ''));
   if (gzip) reply.header('content-encoding', 'gzip');
   return reply.send(gzip ? f.gzip : f.body);
 }

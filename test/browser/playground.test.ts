@@ -266,7 +266,11 @@ describe('playground', () => {
       const text = await (await fetch(`${s.url}/metrics`, authed())).text();
       return Number(/ferry_generation_requests_total\{[^}]*model="tiny-chat"[^}]*finish_reason="abort"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
     };
-    for (let seen = await aborts(); seen < 1; seen = await aborts()) await page.waitForTimeout(0);
+    // the abort is counted when the server's stream notices the closed socket: poll, boundedly
+    for (let i = 0, seen = await aborts(); seen < 1; seen = await aborts(), i++) {
+      assert.ok(i < 2000, 'the server counted the stopped request as finish_reason="abort"');
+      await page.waitForTimeout(0);
+    }
     assert.equal(await length(), stopped, 'nothing more arrives after Stop');
     assert.ok(stopped < 6000, 'stopped well before the token limit');
     await screenshot(page, 'playground-chat');

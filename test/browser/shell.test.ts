@@ -32,6 +32,9 @@ describe('dashboard shell', () => {
     assert.equal(js.status, 200);
     assert.match(js.headers.get('cache-control')!, /immutable/);
     assert.equal((await fetch(`${s.url}/assets/nope.js`)).status, 404);
+    // a client that refuses gzip (q=0) gets the plain bytes
+    const plain = await fetch(`${s.url}${script}`, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
   });
 
   it('asks for a key, refuses a wrong one with a message, and shows who is logged in', async () => {
@@ -56,6 +59,20 @@ describe('dashboard shell', () => {
     // logging out forgets it
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assertNoErrors(d);
+    await d.close();
+  });
+
+  it('forgets a key the server stops accepting mid-session', async () => {
+    const made = await fetch(`${s.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 't1', scopes: ['read'] }) });
+    const { id, key } = (await made.json()) as { id: string; key: string };
+    const d = await openDashboard(browser, s.url, { key });
+    const { page } = d;
+    await page.getByText(/t1 · /).waitFor();
+    assert.equal((await fetch(`${s.url}/api/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status, 200);
+    await page.getByRole('link', { name: 'Training' }).click();
+    await page.getByText('The server no longer accepts this key').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
     assertNoErrors(d);
     await d.close();

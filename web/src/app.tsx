@@ -44,7 +44,12 @@ export function App() {
 
   useEffect(() => {
     check();
-    const out = () => setGate((g) => (g.state === 'in' && !g.who.anonymous ? { state: 'login', error: 'The server no longer accepts this key; log in again.' } : g));
+    // a key revoked or expired mid-session is forgotten too, not only the logged-in state
+    const out = () => setGate((g) => {
+      if (g.state !== 'in' || g.who.anonymous) return g;
+      session.clear();
+      return { state: 'login', error: 'The server no longer accepts this key; log in again.' };
+    });
     addEventListener(UNAUTHORIZED_EVENT, out);
     return () => removeEventListener(UNAUTHORIZED_EVENT, out);
   }, []);

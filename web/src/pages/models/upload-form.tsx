@@ -1,7 +1,7 @@
 // Uploading a model file as a new version: an .onnx or .gguf file as is, or a tar of a Hugging Face
 // model folder with the task it serves. The progress bar shows the bytes sent; after the last byte the
 // server still checks (test-loads) the model, which the status line says.
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { enc } from '../../lib/api';
 import { href } from '../../lib/router';
 import { upload } from '../../lib/upload';
@@ -32,6 +32,8 @@ export function UploadForm({ model, onUploaded }: { model?: string; onUploaded(v
   const [progress, setProgress] = useState<Progress>({ state: 'idle' });
   const [error, setError] = useState<string>();
   const abort = useRef<AbortController | null>(null);
+  // leaving the page stops an upload in flight rather than finishing it unseen
+  useEffect(() => () => abort.current?.abort(), []);
   const busy = progress.state === 'sending' || progress.state === 'checking';
   const kind = file ? kindOf(file) : 'model';
   const target = (model ?? name).trim();
