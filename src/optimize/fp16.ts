@@ -11,7 +11,7 @@ import { attr } from '../graph/builder.js';
 import { OnnxDataType } from '../graph/dtypes.js';
 import { decodeModel, encodeModel, inspectOnnx } from '../graph/onnx.js';
 import { toHalf } from '../llm/gguf/write.js';
-import { floatsOf, GraphEdit } from './quantize-dynamic.js';
+import { floatsOf, GraphEdit } from './graph-edit.js';
 
 export interface Fp16Result {
   model: Uint8Array;

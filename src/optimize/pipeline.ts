@@ -124,7 +124,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     const { batches, source } = await calibrationSet(input, signature, load);
     const q = await quantizeStatic(current, batches, { intraOpThreads: input.trainingThreads });
     current = q.model;
-    steps.push({ transformation: 'int8-static', calibration: { source, examples: batches.reduce((n, b) => n + (Object.values(b)[0]?.shape[0] ?? 0), 0) }, quantized: q.quantized, skipped: q.skipped });
+    steps.push({ transformation: 'int8-static', calibration: { source, examples: batches.reduce((n, b) => n + (Object.values(b)[0]?.shape[0] ?? 0), 0) }, quantized: q.quantized, skipped: q.skipped, ...(q.notes.length > 0 ? { notes: q.notes } : {}) });
   }
   if (req.fp16) {
     step('converting weights to fp16');

@@ -17,7 +17,8 @@
 // alone does not shrink it; the zeros pay off with int8 or a compressed transfer.
 import { FerryError } from '../core/errors.js';
 import { OnnxDataType } from '../graph/dtypes.js';
-import { decodeModel, encodeModel, type NodeProto, type TensorProto } from '../graph/onnx.js';
+import { decodeModel, encodeModel, inspectOnnx, type NodeProto, type TensorProto } from '../graph/onnx.js';
+import { floatsOf } from './graph-edit.js';
 
 export interface PruneOptions {
   /** the fraction of each tensor's weights (or output channels) to zero, in (0, 1) */
@@ -57,6 +58,7 @@ export const PRUNABLE_OPS: readonly string[] = ['MatMul', 'Gemm', 'Conv'];
 /** Prunes every MatMul/Gemm/Conv weight stored in the model; throws naming the ops when none is. */
 export function pruneModel(bytes: Uint8Array, opts: PruneOptions): PruneResult {
   checkAmount(opts.amount);
+  inspectOnnx(bytes); // OnnxFormatError (INVALID_ARGUMENT): not a model, or weights kept in external files
   const model = decodeModel(bytes);
   const graph = model.graph;
   if (!graph) throw new FerryError('INVALID_ARGUMENT', 'the model has no graph to prune');
@@ -80,10 +82,6 @@ export function pruneModel(bytes: Uint8Array, opts: PruneOptions): PruneResult {
       skipped.push({ ...where, reason: `its weight "${name}" is not float32` });
       continue;
     }
-    if ((t.dataLocation ?? 0) !== 0) {
-      skipped.push({ ...where, reason: `its weight "${name}" is stored outside the model file` });
-      continue;
-    }
     const dims = t.dims.map(Number);
     const axis = channelAxis(node, dims);
     if (axis === undefined) {
@@ -94,7 +92,7 @@ export function pruneModel(bytes: Uint8Array, opts: PruneOptions): PruneResult {
       skipped.push({ ...where, reason: 'it is the model\'s last layer: structured pruning would remove whole outputs (classes)' });
       continue;
     }
-    const w = floats(t);
+    const w = floatsOf(t);
     const mask = opts.structured ? channelMask(w, dims, axis, opts.amount) : magnitudeMask(w, opts.amount);
     for (let i = 0; i < w.length; i++) if (mask[i] === 0) w[i] = 0;
     setFloats(t, w);
@@ -206,15 +204,6 @@ function lastLayers(nodes: readonly NodeProto[], outputs: ReadonlySet<string>): 
   return new Set(nodes.filter((n) => PRUNABLE_OPS.includes(n.opType ?? '') && reachesOutput(n)));
 }
 
-/** A float tensor's values as a fresh array (decoded raw_data shares memory with the file). */
-export function floats(t: TensorProto): Float32Array {
-  if (t.rawData && t.rawData.length > 0) {
-    const copy = t.rawData.slice();
-    return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
-  }
-  return Float32Array.from(t.floatData);
-}
-
 function setFloats(t: TensorProto, w: Float32Array): void {
   t.rawData = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
   t.floatData = [];
@@ -228,7 +217,7 @@ export function sparsityOf(bytes: Uint8Array, names: Iterable<string>): { zeros:
   let total = 0;
   for (const t of decodeModel(bytes).graph?.initializer ?? []) {
     if (!want.has(t.name ?? '') || t.dataType !== OnnxDataType.FLOAT) continue;
-    const w = floats(t);
+    const w = floatsOf(t);
     total += w.length;
     for (const v of w) if (v === 0) zeros++;
   }

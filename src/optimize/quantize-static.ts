@@ -13,13 +13,14 @@
 import { FerryError } from '../core/errors.js';
 import type { NamedTensors } from '../core/tensor.js';
 import { attr, type AttrValue } from '../graph/builder.js';
-import { OnnxDataType } from '../graph/dtypes.js';
+import { OnnxDataType, onnxTypeName } from '../graph/dtypes.js';
 import { encodeModel, type NodeProto, type OnnxModel } from '../graph/onnx.js';
 import { probeOutputs } from '../runtimes/onnx/probe-outputs.js';
+import { GraphEdit } from './graph-edit.js';
 import {
-  emitGather, GraphEdit, nothingToQuantize, planLinear, quantizeSymmetric, readQuantizable,
-  type QuantizeResult, type SkippedNode,
-} from './quantize-dynamic.js';
+  emitGather, nothingToQuantize, planGather, planLinear, quantizeSymmetric, readQuantizable,
+  type GatherPlan, type QuantizeResult, type SkippedNode,
+} from './int8.js';
 
 export interface StaticQuantizeOptions {
   /** per-output-channel weight scales (default): Conv per output channel, MatMul per column */
@@ -38,23 +39,31 @@ interface Planned {
   input: string;
   output: string;
   weight: { data: Float32Array; dims: number[]; axis: number };
-  bias?: Float32Array;
+  /** a Conv's float32 bias initializer */
+  bias?: { name: string; data: Float32Array };
 }
+
+const INT32_MAX = 2 ** 31 - 1;
 
 export async function quantizeStatic(bytes: Uint8Array, calibration: CalibrationSet, opts: StaticQuantizeOptions = {}): Promise<QuantizeResult> {
   const perChannel = opts.perChannel ?? true;
   const model = readQuantizable(bytes, 'static');
   const edit = new GraphEdit(model.graph!);
   const planned: Planned[] = [];
-  const gathers: NodeProto[] = [];
+  const gathers: { node: NodeProto; plan: GatherPlan }[] = [];
   const skipped: SkippedNode[] = [];
+  const notes: SkippedNode[] = [];
   for (const node of [...edit.graph.node]) {
     const op = node.opType ?? '';
     const name = node.name ?? op;
     let plan: Planned | string | null = null;
     if (op === 'Conv') plan = planConv(edit, node);
     else if (op === 'MatMul' || op === 'Gemm') plan = floatMatMul(edit, node);
-    else if (op === 'Gather' && edit.floats(node.input[0] ?? '')) gathers.push(node);
+    else if (op === 'Gather') {
+      const g = planGather(edit, node);
+      if (typeof g === 'string') plan = g;
+      else if (g) gathers.push({ node, plan: g });
+    }
     else if (op === 'ConvTranspose') plan = 'ConvTranspose has no int8 kernel in onnxruntime; left in float32';
     if (typeof plan === 'string') skipped.push({ node: name, op, reason: plan });
     else if (plan) planned.push(plan);
@@ -78,30 +87,47 @@ export async function quantizeStatic(bytes: Uint8Array, calibration: Calibration
     const w = edit.fresh(`${base}_weight`);
     const nodes = [...inputQdq, edit.node('DequantizeLinear', [wq, ws, wz], [w], axisAttr, `${base}_dequantize_weight`)];
     const inputs = [x, w];
-    if (p.bias) {
-      // Bias as int32 with scale x_scale·w_scale, the form QLinearConv takes; it keeps full precision.
-      const xs = qdq.params(p.input).scale;
-      const bs = p.bias.map((_, c) => xs * scale[perChannel ? c : 0]!);
-      const bq = Int32Array.from(p.bias, (v, c) => Math.round(v / bs[c]!));
-      const b = edit.fresh(`${base}_bias`);
-      nodes.push(edit.node('DequantizeLinear', [
-        edit.addInitializer(`${base}_bias_int32`, OnnxDataType.INT32, [bq.length], bq),
-        edit.addInitializer(`${base}_bias_scale`, OnnxDataType.FLOAT, [bs.length], bs),
-      ], [b], { axis: attr.int(0) }, `${base}_dequantize_bias`));
-      inputs.push(b);
-    }
     const pre = edit.fresh(`${p.output}_float`);
+    let floatBias: NodeProto | undefined;
+    if (p.bias) {
+      // Bias as int32 with scale x_scale·w_scale, the form QLinearConv takes; it keeps full precision
+      // while it fits. Tiny input and weight scales (a layer that only sees values near 0) can put
+      // bias / (x_scale·w_scale) past int32: Int32Array would wrap it into a wrong bias, and clamping
+      // would change the outputs, so such a bias stays float32, exact.
+      const xs = qdq.params(p.input).scale;
+      const bs = p.bias.data.map((_, c) => xs * scale[perChannel ? c : 0]!);
+      const steps = Array.from(p.bias.data, (v, c) => Math.round(v / bs[c]!));
+      const worst = steps.reduce((m, v) => (Math.abs(v) <= m ? m : Math.abs(v)), 0); // NaN (0 / 0) counts as too large
+      if (worst <= INT32_MAX) {
+        const bq = Int32Array.from(steps);
+        const b = edit.fresh(`${base}_bias`);
+        nodes.push(edit.node('DequantizeLinear', [
+          edit.addInitializer(`${base}_bias_int32`, OnnxDataType.INT32, [bq.length], bq),
+          edit.addInitializer(`${base}_bias_scale`, OnnxDataType.FLOAT, [bs.length], bs),
+        ], [b], { axis: attr.int(0) }, `${base}_dequantize_bias`));
+        inputs.push(b);
+      } else {
+        // Added after the Conv, not given to it: onnxruntime's QDQ fusion (from the "basic" level up)
+        // turns DQ → Conv(float bias) → Q into a QLinearConv that drops the bias (onnxruntime-node
+        // 1.30: every output came out 0 instead of the bias). As [M, 1, 1] it broadcasts over N, H, W.
+        const shaped = edit.addInitializer(`${base}_bias_float`, OnnxDataType.FLOAT, [p.bias.data.length, ...p.weight.dims.slice(2).map(() => 1)], p.bias.data);
+        const conv = edit.fresh(`${p.output}_without_bias`);
+        floatBias = edit.node('Add', [conv, shaped], [pre], {}, `${base}_bias`);
+        notes.push({
+          node: base, op: p.node.opType ?? 'Conv',
+          reason: `bias '${p.bias.name}' kept in float32 and added after the Conv: in steps of input scale × weight scale it needs ${Number.isFinite(worst) ? worst.toExponential(2) : 'an unbounded number of'} steps, past int32's ${INT32_MAX}; the weights are int8, but onnxruntime runs this Conv in float`,
+        });
+      }
+    }
     p.op.input = inputs;
-    p.op.output = [pre];
+    p.op.output = [floatBias ? floatBias.input[0]! : pre];
     edit.insertBefore(p.op, ...nodes);
-    edit.graph.node.splice(edit.graph.node.indexOf(p.op) + 1, 0, ...qdq.pair(pre, p.output));
+    edit.graph.node.splice(edit.graph.node.indexOf(p.op) + 1, 0, ...(floatBias ? [floatBias] : []), ...qdq.pair(pre, p.output));
     if (p.node.name) p.op.name = p.node.name; // the report names the user's node
   }
-  for (const node of gathers) {
-    edit.replace(node, emitGather(edit, node, { kind: 'gather', table: node.input[0]!, ...edit.floats(node.input[0]!)!, indices: node.input[1]! }, perChannel));
-  }
+  for (const { node, plan } of gathers) edit.replace(node, emitGather(edit, node, plan, perChannel));
   edit.pruneInitializers();
-  return { model: encodeModel(model), quantized: [...planned.map((p) => p.node.name ?? p.output), ...gathers.map((g) => g.name ?? '')], skipped };
+  return { model: encodeModel(model), quantized: [...planned.map((p) => p.node.name ?? p.output), ...gathers.map((g) => g.node.name ?? '')], skipped, notes };
 }
 
 // mnist-cnn's Conv 1→32 3×3 sums 9 products per output: as QLinearConv it ran 5x slower than float at
@@ -113,6 +139,10 @@ const MIN_CONV_PRODUCTS = 32;
 
 function planConv(edit: GraphEdit, node: NodeProto): Planned | string {
   const [x, wName, bName] = node.input;
+  const stored = wName ? edit.initializer(wName) : undefined;
+  if (stored && stored.dataType !== OnnxDataType.FLOAT && !edit.isOverridable(wName!)) {
+    return `weight '${wName}' is ${onnxTypeName(stored.dataType ?? 0)}; int8 quantization reads FLOAT (float32) weights`;
+  }
   const w = wName ? edit.floats(wName) : undefined;
   if (!x || !w) return 'the Conv weight is computed at run time (or is a graph input); int8 needs a constant weight';
   const products = w.data.length / w.dims[0]!;
@@ -121,7 +151,7 @@ function planConv(edit: GraphEdit, node: NodeProto): Planned | string {
   }
   const bias = bName ? edit.floats(bName) : undefined;
   if (bName && !bias) return `bias '${bName}' is not a float32 constant`;
-  return { node, op: node, input: x, output: node.output[0]!, weight: { data: w.data, dims: w.dims, axis: 0 }, bias: bias?.data };
+  return { node, op: node, input: x, output: node.output[0]!, weight: { data: w.data, dims: w.dims, axis: 0 }, ...(bName && bias ? { bias: { name: bName, data: bias.data } } : {}) };
 }
 
 /** A MatMul, or a Gemm rewritten as MatMul (+ Add), with its weight as a [K, N] float initializer. */

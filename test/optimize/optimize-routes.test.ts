@@ -2,7 +2,9 @@
 // and its report, the variant serves over V2, an alias moves only when asked and within tolerance,
 // unversioned requests keep getting what they got, and bad requests get a 400 that says what to send.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { decodeModel, encodeModel } from '../../src/graph/onnx.js';
 import { RECIPES } from '../../src/training/recipes.js';
 import { runTraining } from '../../src/training/run.js';
 import { mlpModel } from '../fixtures/models.js';
@@ -21,6 +23,14 @@ describe('POST /api/models/:name/versions/:version/optimize', () => {
     const trained = await runTraining({ spec });
     assert.equal((await pushModel(s.url, 'digits', trained.onnx)).status, 201);
     assert.equal((await pushModel(s.url, 'foreign', mlpModel({ inputs: 4, hidden: 3, outputs: 2 }))).status, 201);
+    // An upload with external data is refused at push, so this stands in for a registry folder that
+    // holds one anyway (written by hand, or by an older Ferry): the stored file is swapped after push.
+    assert.equal((await pushModel(s.url, 'external', mlpModel({ inputs: 4, hidden: 3, outputs: 2 }))).status, 201);
+    const external = decodeModel(mlpModel({ inputs: 4, hidden: 3, outputs: 2 }));
+    const w1 = external.graph!.initializer.find((t) => t.name === 'w1')!;
+    Object.assign(w1, { rawData: undefined, dataLocation: 1, externalData: [{ key: 'location', value: 'w1.bin' }] });
+    const record = await s.ferry.registry.resolve('external', '1');
+    writeFileSync(await s.ferry.registry.artifacts.localPath(record.artifactKey), encodeModel(external));
     digit = Array.from({ length: 784 }, (_, i) => ((i * 7) % 13) / 13);
   });
   after(() => s.close());
@@ -66,6 +76,9 @@ describe('POST /api/models/:name/versions/:version/optimize', () => {
         /evaluation.dataset path "..\/..\/etc\/passwd" must be a path relative to the server's datasets folder/],
       ['/api/models/foreign/versions/1/optimize', { int8: 'static' }, /static int8 quantization needs a calibration set, and foreign:1 records no training dataset/],
       ['/api/models/digits/versions/V1/optimize', { int8: 'dynamic' }, /version "V1" is neither a version number \(1, 2, ...\) nor an alias name/],
+      ['/api/models/external/versions/1/optimize', { int8: 'dynamic' }, /tensor 'w1' keeps its data in an external file.*save_as_external_data=False/],
+      ['/api/models/external/versions/1/optimize', { fp16: true }, /tensor 'w1' keeps its data in an external file/],
+      ['/api/models/external/versions/1/optimize', { prune: { amount: 0.5 } }, /tensor 'w1' keeps its data in an external file/],
     ];
     for (const [path, body, message] of cases) {
       const r = await post(s, path, body);

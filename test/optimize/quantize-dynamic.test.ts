@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { FerryError } from '../../src/core/errors.js';
 import { attr, GraphBuilder } from '../../src/graph/builder.js';
-import { quantizeDynamic, quantizeSymmetric } from '../../src/optimize/quantize-dynamic.js';
+import { quantizeSymmetric } from '../../src/optimize/int8.js';
+import { quantizeDynamic } from '../../src/optimize/quantize-dynamic.js';
 import { loadMnist } from '../../src/training/data/mnist.js';
 import { mlpModel, seededRandom } from '../fixtures/models.js';
 

@@ -69,6 +69,7 @@ describe('quantizeStatic', () => {
     const calibration = [0, 1].map((i) => batchOf(rand(4 * 400, 30 + i), [4, 4, 10, 10]));
     const result = await quantizeStatic(model, calibration);
     assert.deepEqual(result.quantized, ['conv']);
+    assert.deepEqual(result.notes, [], 'the bias fits int32');
     const feeds = { input: new ort.Tensor('float32', rand(2 * 400, 40), [2, 4, 10, 10]) };
     const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
     // error per output channel against that channel's own scale: per-channel weights keep channel 0
@@ -80,6 +81,45 @@ describe('quantizeStatic', () => {
       const scale = Math.max(...idx.map((i) => Math.abs(expected[i]!)));
       const err = Math.max(...idx.map((i) => Math.abs(actual[i]! - expected[i]!)));
       assert.ok(err <= 0.05 * scale + range / 255, `channel ${c}: max error ${err} vs scale ${scale}`);
+    }
+  });
+
+  it('a Conv whose bias is past int32 in steps of input × weight scale keeps it in float32: outputs still match float', async () => {
+    // inputs and weights near 1e-4 make the bias step x_scale·w_scale about 3e-13, so a bias of 1 is
+    // 3e12 steps: as int32 it would wrap to a bias of at most 7e-4, i.e. lose the bias entirely
+    const model = new GraphBuilder().input('input', 'FP32', ['batch', 4, 6, 6])
+      .initializer('k', 'FP32', [8, 4, 3, 3], rand(8 * 4 * 9, 50, -1e-4, 1e-4)).initializer('b', 'FP32', [8], rand(8, 51, -1, 1))
+      .node('Conv', ['input', 'k', 'b'], ['y'], { pads: attr.ints([1, 1, 1, 1]) }, { name: 'conv' })
+      .output('y', 'FP32', ['batch', 8, 6, 6]).build();
+    const result = await quantizeStatic(model, [batchOf(rand(4 * 144, 52, 0, 1e-4), [4, 4, 6, 6])]);
+    assert.deepEqual(result.quantized, ['conv']);
+    assert.deepEqual(result.notes.map((n) => n.node), ['conv']);
+    assert.match(result.notes[0]!.reason, /bias 'b' kept in float32 and added after the Conv: .* steps, past int32's 2147483647/);
+    const feeds = { input: new ort.Tensor('float32', rand(2 * 144, 53, 0, 1e-4), [2, 4, 6, 6]) };
+    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    // the output is the bias plus ~1e-7: only the output Q/DQ pair's 255 steps over [-1, 1] remain
+    const range = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(range > 0.5, `outputs up to ${range}: the bias is there`);
+    expected.forEach((v, i) => assert.ok(Math.abs(actual[i]! - v) <= (2 * range) / 255, `element ${i}: ${actual[i]} vs ${v}`));
+  });
+
+  it('a Gather along axis 1 is not an embedding lookup: skipped, not rewritten along axis 0', async () => {
+    const table = rand(3 * 5, 60, -1, 1);
+    const model = new GraphBuilder().input('input', 'FP32', ['batch', 8]).input('ids', 'INT64', [2])
+      .initializer('w', 'FP32', [8, 4], rand(32, 61, -1, 1)).initializer('table', 'FP32', [3, 5], table)
+      .node('MatMul', ['input', 'w'], ['h'], {}, { name: 'dense' })
+      .node('Gather', ['table', 'ids'], ['cols'], { axis: attr.int(1) }, { name: 'pick' })
+      .output('h', 'FP32', ['batch', 4]).output('cols', 'FP32', [3, 2]).build();
+    const ids = { dtype: 'INT64' as const, shape: [2], data: BigInt64Array.of(4n, 0n) };
+    const result = await quantizeStatic(model, [{ input: { dtype: 'FP32', shape: [2, 8], data: rand(16, 62) }, ids }]);
+    assert.deepEqual(result.quantized, ['dense']);
+    assert.deepEqual(result.skipped.map((s) => [s.node, s.reason]), [['pick', 'Gather along an axis other than 0 is not an embedding lookup']]);
+    const session = await ort.InferenceSession.create(result.model, { logSeverityLevel: 4 });
+    try {
+      const out = await session.run({ input: new ort.Tensor('float32', rand(8, 63), [1, 8]), ids: new ort.Tensor('int64', ids.data, [2]) });
+      assert.deepEqual(Array.from(out['cols']!.data as Float32Array), [0, 1, 2].flatMap((r) => [table[r * 5 + 4]!, table[r * 5]!]));
+    } finally {
+      await session.release();
     }
   });
 
