@@ -14,7 +14,8 @@ export interface ExplainParams {
   readonly target?: number | string;
   /** integrated gradients' starting step count; default 50 */
   readonly steps: number;
-  /** refine the steps while completeness is off by more than this fraction; 0 = exactly `steps` */
+  /** refine the steps while completeness is off by more than this fraction (of F(x) − F(baseline),
+   *  or of a tenth of max(1, |F|) when that difference is tiny); 0 = exactly `steps` */
   readonly tolerance: number;
   /** 'zero' (default), a number every element takes, one value per input element, or for text 'pad' */
   readonly baseline: 'zero' | 'pad' | number | readonly number[];

@@ -32,7 +32,8 @@ export interface ExplanationBase {
   readonly completeness?: Completeness;
   /** integrated gradients: the steps used (more than asked when refined for completeness) */
   readonly steps?: number;
-  readonly baseline: string | number;
+  /** what the attributions are measured from; absent for text occlusion, which leaves tokens out instead */
+  readonly baseline?: string | number;
   /** time spent computing, for usage records */
   readonly computeMs: number;
 }

@@ -4,6 +4,7 @@
 // itself. A version is immutable, so an entry never goes stale; the least recently used is
 // released past `capacity`. A graph that cannot be differentiated is remembered too, so every
 // request for it falls back to occlusion without importing it again.
+import { FerryError } from '../core/errors.js';
 import { openGraphSession, type Session } from '../runtimes/onnx/session.js';
 import { buildGradientModel, type GradientGraph, type GradientOptions } from './gradient-model.js';
 import { UnsupportedGraphError } from './import-graph.js';
@@ -30,6 +31,8 @@ export class GradientCache {
    * checksum); `load` reads its ONNX bytes when the model is not built yet.
    */
   async with<T>(key: string, load: () => Promise<Uint8Array>, opts: GradientOptions, use: (e: GradientEntry) => Promise<T>): Promise<T> {
+    // after close() nothing would release a session opened now
+    if (this.closed) throw new FerryError('UNAVAILABLE', 'the server is shutting down', { retryAfterSeconds: 1 });
     const full = `${key}|${opts.output ?? ''}|${opts.input ?? ''}|${opts.embeddingsOf ?? ''}`;
     let slot = this.slots.get(full);
     if (slot) {

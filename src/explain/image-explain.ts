@@ -10,6 +10,7 @@ import { GRADIENT_OUTPUT, SCORES_OUTPUT, TARGET_INPUT } from './gradient-model.j
 import { overlayPng, pixelHeatmap } from './heatmap.js';
 import { argmax, integratedGradients } from './integrated-gradients.js';
 import { defaultPatch, imageGeometry, occlusion } from './occlusion.js';
+import { checkStop, stopError } from './stop.js';
 import { tile } from './tile.js';
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
@@ -57,7 +58,7 @@ export async function explainImage(ctx: ExplainContext, inputs: NamedTensors): P
         return { grad: out[GRADIENT_OUTPUT]!.data as Float32Array, scores: out[SCORES_OUTPUT]!.data as Float32Array };
       };
       const ig = await integratedGradients(xs, run, {
-        steps: params.steps, tolerance: params.tolerance, baseline, classes: graph.classes,
+        steps: params.steps, tolerance: params.tolerance, baseline, classes: graph.classes, stop: ctx.stop,
         target: classIndex(params.target, graph.classes, facts.labels), ...(fixedBatch ? { rowsPerRun: 1 } : {}),
       });
       const predicted = argmax(ig.scores);
@@ -77,7 +78,7 @@ export async function explainImage(ctx: ExplainContext, inputs: NamedTensors): P
           const n = Math.min(maxRows, rows - first);
           const feeds: NamedTensors = { [name]: { dtype: 'FP32', shape: [n, ...shape], data: batch.slice(first * xs.length, (first + n) * xs.length) } };
           for (const [k, t] of others) feeds[k] = n === 1 ? t : tile(t, n);
-          parts.push(ctx.deps.infer(rec, feeds).then((r) => scoresOf(r.outputs[output], output, n)));
+          parts.push(ctx.deps.infer(rec, feeds, ctx.stop.signal).then((r) => scoresOf(r.outputs[output], output, n)));
         }
         const all = await Promise.all(parts);
         const out = new Float32Array(all.reduce((a, p) => a + p.length, 0));
@@ -88,14 +89,18 @@ export async function explainImage(ctx: ExplainContext, inputs: NamedTensors): P
         }
         return out;
       };
-      const first = await classScores(xs, 1);
+      const hint = 'send a larger "patch" or "stride"';
+      checkStop(ctx.stop, hint);
+      const first = await classScores(xs, 1).catch((err: unknown) => {
+        throw stopError(ctx.stop, hint) ?? err;
+      });
       const classes = first.length;
       const target = classIndex(params.target, classes, facts.labels) ?? argmax(first);
       const { patch, stride } = { ...defaultPatch(geo), ...pick(params, 'patch', 'stride') };
       const r = await occlusion(xs, baseline, geo, async (batch, rows) => {
         const s = await classScores(batch, rows);
         return Float32Array.from({ length: rows }, (_, i) => s[i * classes + target]!);
-      }, { patch, stride }, maxRows * 4);
+      }, { patch, stride }, { rowsPerRun: maxRows * 4, stop: ctx.stop });
       const predicted = argmax(first);
       return finish({
         method: 'occlusion', ...(fallbackReason ? { fallbackReason } : {}),

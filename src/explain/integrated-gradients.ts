@@ -10,12 +10,20 @@
 // error is a large relative one); refined, all 200 are within 1% (one needed 800 steps, most of
 // the 17 needed 100). mnist-mlp is within 0.5% at 50 steps on all 200.
 //
+// A relative error means nothing when F(x) and F(x') are nearly equal: divided by ~0 it stays
+// large however many steps run, and refinement went to REFINE_LIMIT for nothing. Below a floor of
+// |F(x) − F(x')| (a tenth of max(1, |F(x)|, |F(x')|)) completeness is judged absolutely instead,
+// against `tolerance` times that floor (1e-3 · max(1, |F|) at the default tolerance), and the result
+// says so.
+//
 // Pure apart from `run`, which evaluates gradients for a batch of rows (an onnxruntime session in
 // serving, anything in tests).
 //
 //   const r = await integratedGradients(x, run, { steps: 50, baseline: new Float32Array(x.length), classes: 10 });
 //   r.completeness.relativeError  // |Σ r.attributions − (F(x) − F(x'))| / |F(x) − F(x')|
 import { FerryError } from '../core/errors.js';
+import { rowsPerRun } from './budget.js';
+import { checkStop, type StopWhen } from './stop.js';
 
 /** Gradients and class scores for `rows` inputs laid out back to back in `x`, with the class whose
  *  gradient is wanted given per row as one-hot rows of `target` [rows, classes]. */
@@ -33,6 +41,8 @@ export interface IgOptions {
   readonly maxSteps?: number;
   /** most rows per run: bounds memory, not results */
   readonly rowsPerRun?: number;
+  /** checked before every run: a client gone or a time limit passed stops the work */
+  readonly stop?: StopWhen;
 }
 
 export interface Completeness {
@@ -42,6 +52,11 @@ export interface Completeness {
   readonly outputDelta: number;
   /** |sum − outputDelta| / |outputDelta| */
   readonly relativeError: number;
+  /** |sum − outputDelta| */
+  readonly absoluteError: number;
+  /** 'absolute' when |outputDelta| was too small for a relative error to mean anything: refinement
+   *  then aimed at absoluteError ≤ tolerance · DELTA_FLOOR · max(1, |F(x)|, |F(x')|) */
+  readonly judged: 'relative' | 'absolute';
 }
 
 export interface IgResult {
@@ -59,18 +74,21 @@ export interface IgResult {
 export const MAX_STEPS = 512;
 /** the most steps refinement may reach (one digit of the 200 above needed 400 steps for 1.05%) */
 export const REFINE_LIMIT = 1024;
-/** a few million floats per run: a 28×28 image fits 64 rows, a 128-token × 64-wide text too */
-const FLOATS_PER_RUN = 4 << 20;
+/** below this fraction of max(1, |F(x)|, |F(x')|), |F(x) − F(x')| is judged absolutely (see above) */
+export const DELTA_FLOOR = 0.1;
 
 export async function integratedGradients(x: Float32Array, run: GradientRun, opts: IgOptions): Promise<IgResult> {
   const { steps, baseline, classes } = opts;
   const size = x.length;
   if (baseline.length !== size) throw new FerryError('INVALID_ARGUMENT', `the baseline has ${baseline.length} values but the input has ${size}`);
   if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new FerryError('INVALID_ARGUMENT', `"steps" must be an integer from 1 to ${MAX_STEPS}; got ${steps}`);
-  const perRun = Math.max(1, Math.min(opts.rowsPerRun ?? 64, Math.floor(FLOATS_PER_RUN / Math.max(1, size))));
+  const perRun = rowsPerRun(size, opts.rowsPerRun ?? 64);
+  let m = steps;
+  const check = () => checkStop(opts.stop, `ask for fewer "steps" (this one had reached ${m}), or "tolerance": 0 to keep to the steps asked for`);
 
   let target = opts.target;
   if (target === undefined) {
+    check();
     // one row at the input, no gradient wanted (a zero target), to find the predicted class
     const { scores } = await run(x, 1, new Float32Array(classes));
     target = argmax(scores.subarray(0, classes));
@@ -89,6 +107,7 @@ export async function integratedGradients(x: Float32Array, run: GradientRun, opt
   const baselineScores = new Float32Array(classes);
   const evaluate = async (alphas: readonly number[], into: (alpha: number) => Float64Array, weight: (alpha: number) => number) => {
     for (let first = 0; first < alphas.length; first += perRun) {
+      check();
       const part = alphas.slice(first, first + perRun);
       const batch = new Float32Array(part.length * size);
       const onehot = new Float32Array(part.length * classes);
@@ -113,17 +132,18 @@ export async function integratedGradients(x: Float32Array, run: GradientRun, opt
 
   const tolerance = opts.tolerance ?? 0.01;
   const maxSteps = Math.max(steps, opts.maxSteps ?? REFINE_LIMIT);
-  let m = steps;
-  let result = finish(diff, ends, inner, m, scores[target]! - baselineScores[target]!);
-  while (tolerance > 0 && result.completeness.relativeError > tolerance && 2 * m <= maxSteps) {
+  const t = target;
+  const judge = () => finish(diff, ends, inner, m, scores[t]!, baselineScores[t]!, tolerance);
+  let result = judge();
+  while (tolerance > 0 && !result.within && 2 * m <= maxSteps) {
     await evaluate(Array.from({ length: m }, (_, j) => (2 * j + 1) / (2 * m)), () => inner, () => 1);
     m *= 2;
-    result = finish(diff, ends, inner, m, scores[target]! - baselineScores[target]!);
+    result = judge();
   }
-  return { ...result, target, scores, baselineScores, steps: m };
+  return { attributions: result.attributions, completeness: result.completeness, target, scores, baselineScores, steps: m };
 }
 
-function finish(diff: Float32Array, ends: Float64Array, inner: Float64Array, m: number, outputDelta: number): { attributions: Float32Array; completeness: Completeness } {
+function finish(diff: Float32Array, ends: Float64Array, inner: Float64Array, m: number, score: number, baselineScore: number, tolerance: number) {
   const attributions = new Float32Array(diff.length);
   let sum = 0;
   for (let i = 0; i < diff.length; i++) {
@@ -131,8 +151,14 @@ function finish(diff: Float32Array, ends: Float64Array, inner: Float64Array, m: 
     attributions[i] = a;
     sum += a;
   }
-  const relativeError = Math.abs(sum - outputDelta) / Math.max(Math.abs(outputDelta), 1e-12);
-  return { attributions, completeness: { sum, outputDelta, relativeError } };
+  const outputDelta = score - baselineScore;
+  const absoluteError = Math.abs(sum - outputDelta);
+  const relativeError = absoluteError / Math.max(Math.abs(outputDelta), 1e-12);
+  const floor = DELTA_FLOOR * Math.max(1, Math.abs(score), Math.abs(baselineScore));
+  const judged = Math.abs(outputDelta) < floor ? 'absolute' : 'relative';
+  const within = judged === 'relative' ? relativeError <= tolerance : absoluteError <= tolerance * floor;
+  const completeness: Completeness = { sum, outputDelta, relativeError, absoluteError, judged };
+  return { attributions, completeness, within };
 }
 
 export function argmax(v: ArrayLike<number>): number {

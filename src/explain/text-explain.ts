@@ -14,6 +14,7 @@ import type { TextExplanation } from './explanation.js';
 import { GRADIENT_OUTPUT, SCORES_OUTPUT, TARGET_INPUT } from './gradient-model.js';
 import { describeBaseline } from './image-explain.js';
 import { argmax, integratedGradients } from './integrated-gradients.js';
+import { checkStop, stopError } from './stop.js';
 import { tokenSpans, type TokenSpan } from './token-spans.js';
 
 export interface TextFacts {
@@ -36,6 +37,8 @@ export const MAX_TEXT_CHARS = 32_768;
 /** The most tokens explained (a model with no maxLength would otherwise take any number): every
  *  integrated-gradients step and every occlusion run costs a forward pass over all of them. */
 export const MAX_TOKENS = 1024;
+/** occlusion requests sent together, of the most rows the model batches each */
+const OCCLUSION_WAVE = 4;
 
 export async function explainText(ctx: ExplainContext, t: TextFacts, text: string): Promise<TextExplanation> {
   const started = performance.now();
@@ -47,8 +50,7 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
   if (ids.length > MAX_TOKENS) throw bad(`the text is ${ids.length} tokens; explanations take at most ${MAX_TOKENS}: send a shorter text`);
   const spans = tokenSpans(text, t.hf, ids.length);
   const label = (i: number) => (facts.labels?.[i] !== undefined ? { label: facts.labels[i] } : {});
-  const done = (e: Omit<TextExplanation, 'text' | 'computeMs' | 'baseline'>): TextExplanation =>
-    ({ ...e, text, baseline: describeBaseline(params.baseline), computeMs: performance.now() - started });
+  const done = (e: Omit<TextExplanation, 'text' | 'computeMs'>): TextExplanation => ({ ...e, text, computeMs: performance.now() - started });
 
   return ctx.choose({ embeddingsOf: t.idsInput, output: params.output }, {
     gradients: async ({ graph, session }) => {
@@ -70,7 +72,7 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
       };
       const ig = await integratedGradients(x, run, {
         steps: params.steps, tolerance: params.tolerance, baseline: textBaseline(params.baseline, emb.table, t.tokenizer.padId, n, d),
-        classes: graph.classes, target: classIndex(params.target, graph.classes, facts.labels),
+        classes: graph.classes, target: classIndex(params.target, graph.classes, facts.labels), stop: ctx.stop,
       });
       const scores = spans.map((s, i) => {
         let sum = 0;
@@ -79,7 +81,7 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
       });
       const predicted = argmax(ig.scores);
       return done({
-        method: 'integrated_gradients',
+        method: 'integrated_gradients', baseline: describeBaseline(params.baseline),
         target: { index: ig.target, ...label(ig.target), output: graph.score.output, space: graph.score.space, score: ig.scores[ig.target]!, baselineScore: ig.baselineScores[ig.target]! },
         predicted: { index: predicted, ...label(predicted) },
         completeness: ig.completeness, steps: ig.steps, tokens: scores,
@@ -95,13 +97,23 @@ export async function explainText(ctx: ExplainContext, t: TextFacts, text: strin
       const variants = spans.map((s) => (s.special || s.start === null ? undefined : leaveOut(read, s, t.hf)));
       const texts = [read, ...variants.filter((v): v is string => v !== undefined)];
       const maxRows = Math.max(1, await ctx.deps.maxRows(rec));
-      const parts: Promise<Float32Array>[] = [];
-      for (let first = 0; first < texts.length; first += maxRows) {
-        const chunk = texts.slice(first, first + maxRows);
-        const inputs: NamedTensors = { text: { dtype: 'BYTES', shape: [chunk.length], data: chunk.map((s) => utf8.encode(s)) } };
-        parts.push(ctx.deps.infer(rec, inputs).then((r) => r.outputs['scores']!.data as Float32Array));
+      // a few requests at a time, as image occlusion sends them, so a client that goes away or a
+      // time limit that passes stops the rest unsent
+      const hint = `leaving out each of ${texts.length - 1} tokens in turn: send a shorter text`;
+      const all: number[] = [];
+      for (let wave = 0; wave < texts.length; wave += OCCLUSION_WAVE * maxRows) {
+        checkStop(ctx.stop, hint);
+        const parts: Promise<Float32Array>[] = [];
+        for (let first = wave; first < Math.min(texts.length, wave + OCCLUSION_WAVE * maxRows); first += maxRows) {
+          const chunk = texts.slice(first, first + maxRows);
+          const inputs: NamedTensors = { text: { dtype: 'BYTES', shape: [chunk.length], data: chunk.map((s) => utf8.encode(s)) } };
+          parts.push(ctx.deps.infer(rec, inputs, ctx.stop.signal).then((r) => r.outputs['scores']!.data as Float32Array));
+        }
+        const got = await Promise.all(parts).catch((err: unknown) => {
+          throw stopError(ctx.stop, hint) ?? err;
+        });
+        for (const p of got) all.push(...p);
       }
-      const all = (await Promise.all(parts)).flatMap((p) => Array.from(p));
       const classes = all.length / texts.length;
       const target = classIndex(params.target, classes, facts.labels) ?? argmax(all.slice(0, classes));
       const base = all[target]!;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { buildGradientModel, GRADIENT_OUTPUT, SCORES_OUTPUT, TARGET_INPUT } from '../../src/explain/gradient-model.js';
-import { integratedGradients, type GradientRun } from '../../src/explain/integrated-gradients.js';
+import { FerryError } from '../../src/core/errors.js';
+import { integratedGradients, REFINE_LIMIT, type GradientRun } from '../../src/explain/integrated-gradients.js';
 import { openGraphSession, type Session } from '../../src/runtimes/onnx/session.js';
 import { mnistExamples } from '../../src/training/data/mnist.js';
 
@@ -62,6 +63,75 @@ describe('integrated gradients', () => {
     const fixed = await integratedGradients(Float32Array.of(1), run, { steps: 2, baseline: Float32Array.of(0), classes: 1, target: 0, tolerance: 0 });
     assert.equal(fixed.steps, 2, 'tolerance 0 keeps exactly the steps asked for');
     assert.ok(Math.abs(fixed.completeness.sum - 1.25) < 1e-6, 'trapezoid of 4α³ over 2 steps: (0 + 2·0.5 + 4) / 4');
+  });
+
+  it('judges completeness absolutely when F(x) ≈ F(baseline), instead of refining to the limit', async () => {
+    // F(x) = x₀⁴ − x₁² from 0 to (1, 1): F(x) − F(0) = 0 exactly, so no relative error can be met.
+    // The trapezoid rule is off by exactly 1/m² on x₀⁴ and exact on x₁², so the absolute floor
+    // (tolerance · 0.1 · max(1, |F|) = 1e-3) is met at m = 32, where 1/32² ≈ 0.00098.
+    let rows = 0;
+    const run: GradientRun = async (x, n, target) => {
+      rows += n;
+      const grad = new Float32Array(2 * n);
+      const scores = new Float32Array(n);
+      for (let r = 0; r < n; r++) {
+        const [a, b] = [x[2 * r]!, x[2 * r + 1]!];
+        scores[r] = a ** 4 - b ** 2;
+        grad[2 * r] = target[r]! * 4 * a ** 3;
+        grad[2 * r + 1] = target[r]! * -2 * b;
+      }
+      return { grad, scores };
+    };
+    const r = await integratedGradients(Float32Array.of(1, 1), run, { steps: 2, baseline: new Float32Array(2), classes: 1, target: 0 });
+    assert.equal(r.completeness.judged, 'absolute');
+    assert.equal(r.completeness.outputDelta, 0);
+    assert.ok(Math.abs(r.completeness.absoluteError - 1 / 32 ** 2) < 1e-6, `${r.completeness.absoluteError}`);
+    assert.equal(r.steps, 32, `not ${REFINE_LIMIT}: refinement stops once the error is below the absolute floor`);
+    assert.equal(rows, 33, 'each α evaluated once');
+    // a delta well above the floor is still judged relatively
+    const { run: quad } = quadratic([[1, -2, 0.5], [3, 1, 1]]);
+    const rel = await integratedGradients(Float32Array.of(1, 2, -1), quad, { steps: 4, baseline: Float32Array.of(0.5, 0, 0), classes: 2 });
+    assert.equal(rel.completeness.judged, 'relative');
+  });
+
+  it('stops between runs when its signal is aborted, and at its deadline with what to ask for instead', async () => {
+    const counting = () => {
+      const calls = { runs: 0 };
+      const { run: inner } = quadratic([[1, 1, 1], [2, 0, 1]]);
+      const run: GradientRun = async (b, rows, target) => {
+        calls.runs++;
+        return inner(b, rows, target);
+      };
+      return { calls, run };
+    };
+    const opts = { steps: 50, baseline: new Float32Array(3), classes: 2, target: 1, rowsPerRun: 4, tolerance: 0 };
+    const x = Float32Array.of(1, 2, 3);
+
+    // the client goes away during the second run: 13 runs of 4 rows would cover 51 points
+    const gone = counting();
+    const abort = new AbortController();
+    const stopping: GradientRun = async (b, rows, t) => {
+      if (gone.calls.runs === 1) abort.abort();
+      return gone.run(b, rows, t);
+    };
+    await assert.rejects(integratedGradients(x, stopping, { ...opts, stop: { signal: abort.signal } }), (err: FerryError) => err.code === 'CANCELLED');
+    assert.equal(gone.calls.runs, 2, 'no run starts after the abort');
+
+    // each run takes 100 ms on an injected clock; the limit of 250 ms passes during the third
+    const slow = counting();
+    let now = 0;
+    const timed: GradientRun = async (b, rows, t) => {
+      now += 100;
+      return slow.run(b, rows, t);
+    };
+    const deadline = { at: 250, now: () => now, limitMs: 250, source: 'request' as const };
+    await assert.rejects(integratedGradients(x, timed, { ...opts, stop: { deadline } }), (err: FerryError) => {
+      assert.equal(err.code, 'DEADLINE_EXCEEDED');
+      assert.equal(err.status, 504);
+      assert.match(err.message, /^the explanation did not finish within the request's "timeout" of 250 ms; ask for fewer "steps" \(this one had reached 50\), or "tolerance": 0 .*, or send a longer "timeout"$/);
+      return true;
+    });
+    assert.equal(slow.calls.runs, 3);
   });
 
   it('refuses steps, targets and baselines that do not fit', async () => {

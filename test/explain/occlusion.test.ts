@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import type { FerryError } from '../../src/core/errors.js';
 import { seededRandom } from '../../src/core/random.js';
+import { FLOATS_PER_RUN } from '../../src/explain/budget.js';
 import { buildGradientModel, GRADIENT_OUTPUT, SCORES_OUTPUT, TARGET_INPUT } from '../../src/explain/gradient-model.js';
 import { integratedGradients } from '../../src/explain/integrated-gradients.js';
 import { defaultPatch, imageGeometry, occlusion, patches } from '../../src/explain/occlusion.js';
@@ -37,9 +39,62 @@ describe('occlusion', () => {
     const baseline = new Float32Array(12).fill(0.5);
     const score = async (batch: Float32Array, rows: number) =>
       Float32Array.from({ length: rows }, (_, r) => batch.subarray(r * 12, (r + 1) * 12).reduce((s, v, i) => s + v * w[i]!, 0));
-    const r = await occlusion(x, baseline, imageGeometry([3, 4]), score, { patch: 1, stride: 1 }, 5);
+    const r = await occlusion(x, baseline, imageGeometry([3, 4]), score, { patch: 1, stride: 1 }, { rowsPerRun: 5 });
     assert.equal(r.patches, 12);
     r.attributions.forEach((a, i) => assert.ok(Math.abs(a - w[i]! * (x[i]! - 0.5)) < 1e-4, `${i}: ${a}`));
+  });
+
+  it('bounds a large input by floats: rows per run under FLOATS_PER_RUN, all copies under MAX_OCCLUDED_FLOATS', async () => {
+    // a dynamic-shape model sent a 3×512×512 image: 64 rows a run would be 50 million floats
+    const geo = imageGeometry([3, 512, 512]);
+    const size = 3 * 512 * 512;
+    const x = new Float32Array(size).fill(1);
+    const sizes: number[] = [];
+    const score = async (batch: Float32Array, rows: number) => {
+      sizes.push(rows);
+      assert.equal(batch.length, rows * size);
+      return new Float32Array(rows);
+    };
+    const r = await occlusion(x, new Float32Array(size), geo, score, { patch: 128, stride: 128 }, { rowsPerRun: 64 });
+    assert.equal(r.patches, 16);
+    assert.equal(Math.floor(FLOATS_PER_RUN / size), 5);
+    assert.deepEqual(sizes, [1, 5, 5, 5, 1], 'the input, then 16 copies at most 5 (15.7 M floats) a run');
+
+    // the default patch of a 3×1024×1024 image would make 196 copies (617 M floats): the default
+    // grows to fit, and a patch the client chose is refused naming what to raise
+    const big = imageGeometry([3, 1024, 1024]);
+    assert.throws(() => patches(big, { patch: 146, stride: 73 }), /patch 146 with stride 73 makes 196 occluded copies of this 3×1024×1024 input; an input this large allows at most 85: send a larger "patch" or "stride"/);
+    assert.deepEqual(defaultPatch(big), { patch: 292, stride: 146 });
+    assert.equal(patches(big, defaultPatch(big)).length, 49);
+  });
+
+  it('stops between runs when its signal is aborted, and at its deadline naming patch and stride', async () => {
+    const geo = imageGeometry([1, 28, 28]);
+    const x = new Float32Array(784).fill(1);
+    let runs = 0;
+    const abort = new AbortController();
+    const score = async (_b: Float32Array, rows: number) => {
+      if (++runs === 2) abort.abort();
+      return new Float32Array(rows);
+    };
+    // 169 copies at 8 a run would be 22 runs after the input's
+    await assert.rejects(occlusion(x, new Float32Array(784), geo, score, { patch: 4, stride: 2 }, { rowsPerRun: 8, stop: { signal: abort.signal } }), (err: FerryError) => err.code === 'CANCELLED');
+    assert.equal(runs, 2, 'the input and one batch of copies, then nothing');
+
+    runs = 0;
+    let now = 0;
+    const timed = async (_b: Float32Array, rows: number) => {
+      runs++;
+      now += 400;
+      return new Float32Array(rows);
+    };
+    const deadline = { at: 1000, now: () => now, limitMs: 1000, source: 'server' as const };
+    await assert.rejects(occlusion(x, new Float32Array(784), geo, timed, { patch: 4, stride: 2 }, { rowsPerRun: 8, stop: { deadline } }), (err: FerryError) => {
+      assert.equal(err.code, 'DEADLINE_EXCEEDED');
+      assert.match(err.message, /^the explanation did not finish within the server's limit of 1000 ms for an explanation; patch 4 with stride 2 makes 169 occluded copies \(16 were scored\): send a larger "patch" or "stride"$/);
+      return true;
+    });
+    assert.equal(runs, 3);
   });
 
   describe('on mnist-cnn: the top-attributed pixels matter more than random ones', () => {

@@ -23,7 +23,7 @@ const SPEC: TrainSpec = {
 
 interface Token { token: string; start: number | null; end: number | null; special: boolean; score: number }
 interface TextBody {
-  object: string; model: string; label: string; method: string; fallbackReason?: string; text: string; steps?: number;
+  object: string; model: string; label: string; method: string; fallbackReason?: string; text: string; steps?: number; baseline?: string | number;
   target: { index: number; label: string; output: string; space: string; score: number; baselineScore?: number };
   predicted: { index: number; label: string };
   completeness?: { sum: number; outputDelta: number; relativeError: number };
@@ -66,6 +66,7 @@ describe('explaining text classifiers', () => {
     assert.equal(b.object, 'classification.explanation');
     assert.equal(b.model, 'spam:1');
     assert.equal(b.method, 'integrated_gradients');
+    assert.equal(b.baseline, 'zero');
     assert.equal(b.text, TEXT);
     assert.equal(b.label, b.predicted.label);
     assert.deepEqual([b.target.output, b.target.space], ['logits', 'logit']);
@@ -109,6 +110,7 @@ describe('explaining text classifiers', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.method, 'occlusion');
     assert.equal(r.body.fallbackReason, undefined);
+    assert.equal('baseline' in r.body, false, 'leaving a token out uses no baseline, so none is reported');
     assert.deepEqual([r.body.target.output, r.body.target.space], ['scores', 'probability']);
     const money = r.body.tokens.find((t) => t.token === 'money')!;
     const cls = async (input: string) => ((await post('/v1/classifications', { model: 'spam', input })).body as unknown as { data: { scores: Record<string, number> }[] }).data[0]!.scores['spam']!;

@@ -2,7 +2,8 @@
 // places it. The body is a V2 inference request for one example (JSON or binary tensors); its
 // `parameters` choose the method and its settings (method, target, steps, baseline, patch, stride,
 // output, input, overlay). A text model takes its one string as the BYTES input "text".
-// Decode, delegate, encode: the explaining is src/explain/'s.
+// The V2 `timeout` parameter (microseconds) limits the explanation, as it limits an inference; a
+// client that disconnects stops it. Decode, delegate, encode: the explaining is src/explain/'s.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import { parseExplainParams } from '../../explain/explain-params.js';
@@ -29,13 +30,14 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
     const params = parseExplainParams(req.parameters, V2_PARAMETERS);
     const rec = await deps.registry.resolve(name, version);
     checkInputs(rec.signature, req.inputs);
+    const limits = { signal: abortOnClose(reply), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) };
     let e;
     if (await svc.isText(rec)) {
       const t = req.inputs['text']!;
       if (t.shape.length !== 1 || t.shape[0] !== 1) throw new FerryError('INVALID_ARGUMENT', `explain one text at a time: send "text" with shape [1], not [${t.shape.join(', ')}]`);
-      e = await svc.explainText(rec, new TextDecoder().decode((t.data as Uint8Array[])[0]), params);
+      e = await svc.explainText(rec, new TextDecoder().decode((t.data as Uint8Array[])[0]), params, limits);
     } else {
-      e = await svc.explainTensor(rec, req.inputs, params);
+      e = await svc.explainTensor(rec, req.inputs, params, limits);
     }
     request.usage?.ran(rec.model, rec.version, 0, e.computeMs);
     const out = { model_name: name, model_version: String(rec.version), ...(req.id !== undefined ? { id: req.id } : {}), ...explanationJson(e) };
@@ -44,4 +46,15 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
   const opts = { config: { scope: 'infer' as const } };
   app.post('/models/:name/explain', opts, explain);
   app.post('/models/:name/versions/:version/explain', opts, explain);
+}
+
+/** A signal aborted when the connection closes before the reply is written: the client went away. */
+function abortOnClose(reply: FastifyReply): AbortSignal {
+  const abort = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  // it may have closed while the body was decoded or the model resolved: 'close' will not fire again
+  if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
+  return abort.signal;
 }

@@ -1,7 +1,8 @@
 // POST /v1/classifications/explain: why a text classifier labelled a text as it did, in the style of
 // /v1/classifications — {model, input, target?, method?, steps?, baseline?, tolerance?} in, one
 // score per token of `input` out, each with its character offsets into the string that was sent.
-import type { FastifyInstance } from 'fastify';
+// A client that disconnects stops the explanation; the server's time limit bounds it.
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import { parseExplainParams } from '../../explain/explain-params.js';
 import { explanationJson } from '../../explain/explanation.js';
@@ -14,7 +15,7 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
   const svc = sharedExplainService(deps);
   app.addHook('onClose', () => svc.close());
 
-  app.post('/classifications/explain', { config: { scope: 'infer' } }, async (request) => {
+  app.post('/classifications/explain', { config: { scope: 'infer' } }, async (request, reply) => {
     const body = request.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('send a JSON object {"model": ..., "input": "a text"}');
     const { model, input, ...rest } = body as Record<string, unknown>;
@@ -25,8 +26,19 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
     if (!(await svc.isText(rec))) {
       throw bad(`model "${rec.model}" is not a text classifier; /v1/classifications/explain serves models pushed or trained with a tokenizer and labels (explain tensor models with POST /v2/models/${rec.model}/explain)`);
     }
-    const e = await svc.explainText(rec, input, params);
+    const e = await svc.explainText(rec, input, params, { signal: abortOnClose(reply) });
     request.usage?.ran(rec.model, rec.version, 0, e.computeMs);
     return { object: 'classification.explanation', model: `${rec.model}:${rec.version}`, label: e.predicted.label ?? `LABEL_${e.predicted.index}`, ...explanationJson(e) };
   });
+}
+
+/** A signal aborted when the connection closes before the reply is written: the client went away. */
+function abortOnClose(reply: FastifyReply): AbortSignal {
+  const abort = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  // it may have closed while the body was parsed or the model resolved: 'close' will not fire again
+  if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
+  return abort.signal;
 }
