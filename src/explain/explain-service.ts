@@ -15,7 +15,7 @@ import { FerryError } from '../core/errors.js';
 import type { NamedTensors } from '../core/tensor.js';
 import { decodeModel } from '../graph/onnx.js';
 import type { VersionRecord } from '../registry/records.js';
-import { TEXT_TASK_KEYS } from '../tasks/text-model.js';
+import { TEXT_TASK_KEYS, tokenizerText } from '../tasks/text-model.js';
 import { createHfTokenizer } from '../text/hf-tokenizers.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import type { ExplainParams } from './explain-params.js';
@@ -182,7 +182,7 @@ export class ExplainService {
     for (const o of model.graph?.output ?? []) sources[o.name ?? ''] = scoreSource(model, o.name ?? '');
     const facts = { labels, sources, defaultSource: scoreSource(model) };
     if (meta[TEXT_TASK_KEYS.task] !== 'text-classification') return facts;
-    const files = parsed(TEXT_TASK_KEYS.tokenizer) as { tokenizerJson?: object; tokenizerConfig?: object } | undefined;
+    const files = parsed(TEXT_TASK_KEYS.tokenizer, tokenizerText(meta)) as { tokenizerJson?: object; tokenizerConfig?: object } | undefined;
     const options = (parsed(TEXT_TASK_KEYS.text) ?? {}) as { maxLength?: number; truncation?: boolean };
     if (!files?.tokenizerJson || !files.tokenizerConfig) throw new FerryError('INVALID_ARGUMENT', `model "${rec.model}" is a text model without its tokenizer`);
     const inputs = (model.graph?.input ?? []).map((i) => i.name ?? '');

@@ -12,6 +12,7 @@ import { loadDataset } from '../training/data/load.js';
 import type { TrainingRecord } from '../training/record.js';
 import type { TrainSpec } from '../training/spec.js';
 import { train } from '../training/trainer.js';
+import { compactTokenizerOf } from './compact-tokenizer.js';
 import { batchOf, calibrationBatches, graphSignature, modelInput, readCalibrationFile, syntheticFeeds, type ModelInput } from './examples.js';
 import { toFp16Weights } from './fp16.js';
 import { pruneModel, sparsityOf } from './prune.js';
@@ -132,6 +133,13 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     if (h.converted.length === 0) throw new FerryError('INVALID_ARGUMENT', 'nothing to store as fp16: the model has no float32 weights (initializers of 16 values or more) within fp16\'s range; it is as small as fp16 would make it');
     current = h.model;
     steps.push({ transformation: 'fp16', converted: h.converted });
+  }
+
+  // after the transformations: each of them decodes and re-encodes the metadata as it found it
+  const compact = compactTokenizerOf(current);
+  if (compact.bytes) {
+    current = compact.model;
+    steps.push({ transformation: 'compact-tokenizer', tokenizerBytes: compact.bytes });
   }
 
   step('measuring');

@@ -22,7 +22,8 @@ export interface SizeFigures {
   /** original / variant: 4 means four times smaller */
   readonly ratio: number;
   /** the stored weights (initializers) alone: what the transformation works on. The file also holds
-   *  the graph and metadata that no transformation shrinks (a text model's tokenizer: ~100 KB) */
+   *  the graph and metadata (a text model's tokenizer: ~100 KB, which every variant stores
+   *  brotli-compressed, compact-tokenizer.ts, so a text model's file ratio is partly that step) */
   readonly weights: { readonly originalBytes: number; readonly variantBytes: number; readonly ratio: number };
 }
 

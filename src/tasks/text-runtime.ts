@@ -9,7 +9,7 @@ import { inspectOnnx } from '../graph/onnx.js';
 import type { LoadedModel, ModelArtifact, Runtime, RuntimeOptions } from '../runtimes/runtime.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { WordVectors } from '../text/word-vectors.js';
-import { TEXT_TASK_KEYS, TextModel, type TextOptions } from './text-model.js';
+import { TEXT_TASK_KEYS, TextModel, tokenizerText, type TextOptions } from './text-model.js';
 
 export const TEXT_TASKS = ['text-classification', 'feature-extraction'] as const;
 const SERVED_TASKS: readonly string[] = [...TEXT_TASKS, 'word-embedding'];
@@ -37,7 +37,7 @@ export class TextTaskRuntime implements Runtime {
         if (!Array.isArray(vocab) || vocab.length === 0) throw new FerryError('INVALID_ARGUMENT', 'a word-embedding model needs a non-empty vocabulary');
         return new WordVectors(model, vocab);
       }
-      const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)');
+      const tokenizer = parse<{ tokenizerJson: object; tokenizerConfig: object }>(meta, TEXT_TASK_KEYS.tokenizer, 'its tokenizer (tokenizer.json and tokenizer_config.json)', tokenizerText(meta));
       if (!isObject(tokenizer) || !isObject(tokenizer.tokenizerJson) || !isObject(tokenizer.tokenizerConfig)) {
         throw new FerryError('INVALID_ARGUMENT', 'the model\'s tokenizer must hold both tokenizer.json and tokenizer_config.json as objects');
       }
@@ -78,8 +78,7 @@ function checkOptions(v: unknown): TextOptions {
   return v as TextOptions;
 }
 
-function parse<T>(meta: Readonly<Record<string, string>>, key: string, what: string): T {
-  const raw = meta[key];
+function parse<T>(meta: Readonly<Record<string, string>>, key: string, what: string, raw = meta[key]): T {
   if (raw === undefined) throw new FerryError('INVALID_ARGUMENT', `a ${meta[TEXT_TASK_KEYS.task]} model must carry ${what}; it is missing`);
   try {
     return JSON.parse(raw) as T;

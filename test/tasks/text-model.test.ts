@@ -2,7 +2,7 @@
 // first token, or the maximum), and truncation chosen per request, through a real ONNX encoder whose
 // "hidden state" is an embedding lookup, so every expected vector is a row of a known table.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NamedTensors } from '../../src/core/tensor.js';
@@ -10,6 +10,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { decodeModel, encodeModel } from '../../src/graph/onnx.js';
 import { OnnxRuntime } from '../../src/runtimes/onnx/onnx-runtime.js';
 import type { LoadedModel } from '../../src/runtimes/runtime.js';
+import { compactTokenizer, tokenizerText } from '../../src/tasks/text-model.js';
 import { TextTaskRuntime } from '../../src/tasks/text-runtime.js';
 import { trainWordPiece, type TokenizerFiles } from '../../src/text/tokenizer-trainer.js';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
@@ -106,5 +107,42 @@ describe('text model pooling and per-request truncation', () => {
     assert.throws(() => truncating.check!(texts(long), { truncation: false }), /longer than the model's maximum of 8/, 'a request may also refuse truncation');
     const ok = await run(truncating, texts(long));
     assert.deepEqual(Array.from(ok['tokens']!.data as BigInt64Array, Number), [8]);
+  });
+});
+
+describe('the tokenizer in a model file, plain or compact', () => {
+  const files = trainWordPiece([...CORPUS, ...CORPUS], { vocabSize: 60, modelMaxLength: 8 });
+  const json = JSON.stringify({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+
+  it('reads the JSON from ferry.tokenizer or, brotli-compressed and base64-encoded, from ferry.tokenizer.brotli', () => {
+    const packed = compactTokenizer(json);
+    assert.ok(packed.length < json.length, `${packed.length} base64 characters for ${json.length} of JSON`);
+    assert.equal(tokenizerText({ 'ferry.tokenizer': json }), json);
+    assert.equal(tokenizerText({ 'ferry.tokenizer.brotli': packed }), json);
+    assert.equal(tokenizerText({ 'ferry.task': 'text-classification' }), undefined);
+    assert.throws(() => tokenizerText({ 'ferry.tokenizer.brotli': 'bm90IGJyb3RsaQ==' }), /ferry\.tokenizer\.brotli is not a base64 brotli stream/);
+  });
+
+  it('serves a model whose tokenizer is compact exactly as the same model with it plain', async () => {
+    const runtime = new TextTaskRuntime(new OnnxRuntime({ isolation: 'inline' }));
+    const tok = TextTokenizer.fromFiles(files.tokenizerJson, files.tokenizerConfig);
+    const plainFile = encoderFile(files, tok.vocabSize, { pooling: 'mean' });
+    const model = decodeModel(new Uint8Array(readFileSync(plainFile)));
+    model.metadataProps = model.metadataProps.map((p) => (p.key === 'ferry.tokenizer' ? { key: 'ferry.tokenizer.brotli', value: compactTokenizer(p.value!) } : p));
+    const compactFile = path.join(tempDir('ferry-text-model-'), 'compact.onnx');
+    writeFileSync(compactFile, encodeModel(model));
+    const [plain, compact] = [
+      await runtime.load({ path: plainFile, format: 'onnx' }, { intraOpThreads: 1 }),
+      await runtime.load({ path: compactFile, format: 'onnx' }, { intraOpThreads: 1 }),
+    ];
+    try {
+      const input = texts('the cat sat', 'a dog met the cat');
+      const [a, b] = [await plain.infer(input), await compact.infer(input)];
+      assert.deepEqual(Array.from(b['embedding']!.data as Float32Array), Array.from(a['embedding']!.data as Float32Array));
+      assert.deepEqual(Array.from(b['tokens']!.data as BigInt64Array, Number), [tok.encode('the cat sat').ids.length, tok.encode('a dog met the cat').ids.length]);
+    } finally {
+      await plain.unload();
+      await compact.unload();
+    }
   });
 });
