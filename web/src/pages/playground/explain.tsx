@@ -26,7 +26,7 @@ export interface ExplanationBase {
   readonly fallbackReason?: string;
   readonly target: { readonly index: number; readonly label?: string; readonly output: string; readonly space: string; readonly score: number; readonly baselineScore?: number };
   readonly predicted: { readonly index: number; readonly label?: string };
-  readonly completeness?: { readonly sum: number; readonly outputDelta: number; readonly relativeError: number };
+  readonly completeness?: { readonly sum: number; readonly outputDelta: number; readonly relativeError: number; readonly absoluteError?: number; readonly judged?: 'relative' | 'absolute' };
   readonly steps?: number;
   readonly occlusion?: { readonly patch: number; readonly stride: number; readonly patches: number };
 }
@@ -155,7 +155,7 @@ export function ExplainStatus<I, R extends ExplanationBase>({ ex, legend, idle }
             <p class="explain-legend">{legend(e)}</p>
             <small class="explain-how" data-method={e.method}>
               {METHOD_NAMES[e.method]}
-              {e.completeness && <> · Σ attributions {fmt(e.completeness.sum)} vs Δ{e.target.space} {fmt(e.completeness.outputDelta)} ({(e.completeness.relativeError * 100).toFixed(2)}% off)</>}
+              {e.completeness && <> · Σ attributions {fmt(e.completeness.sum)} vs Δ{e.target.space} {fmt(e.completeness.outputDelta)} ({offBy(e.completeness)})</>}
               {e.steps !== undefined && <> · {e.steps} steps</>}
               {e.occlusion && <> · {e.occlusion.patch} px patches, stride {e.occlusion.stride} ({e.occlusion.patches} runs)</>}
               {e.fallbackReason && <span class="explain-fallback"> · not integrated gradients: {e.fallbackReason}</span>}
@@ -169,4 +169,12 @@ export function ExplainStatus<I, R extends ExplanationBase>({ ex, legend, idle }
 /** A swatch for legends: the colour a positive or negative score is drawn in. */
 export function Swatch({ sign, kind }: { sign: 1 | -1; kind: 'image' | 'text' }) {
   return <span class={`explain-swatch ${kind}-${sign > 0 ? 'pos' : 'neg'}`} aria-hidden="true" />;
+}
+
+/** How far Σ attributions is from the score's change: in percent, or — when the score barely moved
+ *  and the server judged completeness absolutely — as an absolute difference (a percentage of almost
+ *  nothing would read as a large error). */
+function offBy(c: NonNullable<ExplanationBase['completeness']>): string {
+  if (c.judged === 'absolute' && c.absoluteError !== undefined) return `off by ${fmt(c.absoluteError)}; the score barely moved`;
+  return `${(c.relativeError * 100).toFixed(2)}% off`;
 }
