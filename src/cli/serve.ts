@@ -32,8 +32,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
   }
   const ferry = await Ferry.create({ config });
   let stopping = false;
+  let url: string;
   try {
-    await ferry.listen();
+    url = await ferry.listen();
   } catch (err) {
     const hint = LISTEN_HINTS[(err as NodeJS.ErrnoException).code ?? ''];
     if (!hint) throw err;
@@ -50,6 +51,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
       '',
       '  send it as "Authorization: Bearer <key>" or "x-api-key: <key>"; for the CLI: export FERRY_API_KEY=<key>',
       '  then make narrower keys: ferry keys create --tenant NAME --scopes infer',
+      `  the dashboard: open ${url}/ and log in with it`,
       '',
     ].join('\n'));
   }
