@@ -62,21 +62,24 @@ const PERIOD_WORD = { day: 'daily', month: 'monthly' } as const;
 export type HeaderSink = (name: string, value: string) => void;
 
 export class Admission {
-  private readonly subjects = new Map<string, Subject>();
+  // keys and tenants apart, by id: no string is built per request to find them
+  private readonly keys = new Map<string, Subject>();
+  private readonly tenants = new Map<string, Subject>();
 
   constructor(private readonly opts: AdmissionOptions) {}
 
-  private subject(id: string, label: string, who: { keyId?: string; tenant?: string }, limits: Limits): Subject | undefined {
-    if (!hasLimits(limits)) return undefined;
-    let s = this.subjects.get(id);
+  private subject(map: Map<string, Subject>, id: string, limits: Limits, ofKey: boolean): Subject {
+    let s = map.get(id);
     // A key's limits never change; a tenant's change only with the config, i.e. a restart.
-    if (!s || !sameLimits(s.limits, limits)) this.subjects.set(id, (s = new Subject(label, who, limits, this.opts.clock, this.opts.initialComputeReserveMs ?? 1000)));
+    if (!s || !sameLimits(s.limits, limits)) {
+      s = new Subject(ofKey ? `API key ${id}` : `tenant "${id}"`, ofKey ? { keyId: id } : { tenant: id }, limits, this.opts.clock, this.opts.initialComputeReserveMs ?? 1000);
+      map.set(id, s);
+    }
     return s;
   }
 
-  /** The budget window now, loaded from the ledger when it is new to this process. */
-  private window(s: Subject, budget: Budget): Window {
-    const now = this.opts.now();
+  /** The budget window `now` falls in, loaded from the ledger when it is new to this process. */
+  private window(s: Subject, budget: Budget, now: Date): Window {
     const w = s.window;
     if (w && now < w.end) return w;
     const { id, start, end } = budgetWindow(budget.period, now);
@@ -86,14 +89,15 @@ export class Admission {
 
   /** Admits a request of `p` or throws 429; the ticket must be finished when the request ends. */
   admit(p: Principal, setHeader: HeaderSink): Ticket {
+    const keyLimits = p.limits ?? NO_LIMITS, tenantLimits = this.opts.tenantLimits(p.tenant);
     const subjects: Subject[] = [];
-    const key = this.subject(`key:${p.keyId}`, `API key ${p.keyId}`, { keyId: p.keyId }, p.limits ?? NO_LIMITS);
-    if (key) subjects.push(key);
-    const tenant = this.subject(`tenant:${p.tenant}`, `tenant "${p.tenant}"`, { tenant: p.tenant }, this.opts.tenantLimits(p.tenant));
-    if (tenant) subjects.push(tenant);
+    if (hasLimits(keyLimits)) subjects.push(this.subject(this.keys, p.keyId, keyLimits, true));
+    if (hasLimits(tenantLimits)) subjects.push(this.subject(this.tenants, p.tenant, tenantLimits, false));
     const ticket = new Ticket(this, subjects, setHeader);
     if (subjects.length === 0) return ticket;
     // check everything first, then take: a refused request must not use up any part of a limit
+    const windows: (Window | undefined)[] = [], compute: number[] = [];
+    let now: Date | undefined;
     for (const s of subjects) {
       if (s.limits.concurrency !== null && s.inFlight >= s.limits.concurrency) {
         ticket.sendHeaders();
@@ -104,21 +108,29 @@ export class Admission {
         ticket.sendHeaders();
         throw exhausted(`${s.label} is over its limit of ${s.limits.rpm} requests per minute; retry in ${formatReset(wait)}`, wait);
       }
-      this.checkBudget(s, 0, s.limits.budget?.computeSeconds != null ? s.computeEstimateMs : 0, ticket);
+      const b = s.limits.budget;
+      if (b === null) {
+        windows.push(undefined);
+        compute.push(0);
+        continue;
+      }
+      now ??= this.opts.now();
+      const w = this.window(s, b, now);
+      const c = b.computeSeconds !== null ? s.computeEstimateMs : 0;
+      this.checkBudget(s, b, w, 0, c, ticket, now);
+      windows.push(w);
+      compute.push(c);
     }
     for (const s of subjects) {
       s.inFlight++;
       s.rpm?.take(1);
     }
-    ticket.reserve(0, subjects.map((s) => (s.limits.budget?.computeSeconds != null ? s.computeEstimateMs : 0)));
+    ticket.reserve(windows, compute);
     ticket.sendHeaders();
     return ticket;
   }
 
-  private checkBudget(s: Subject, tokens: number, computeMs: number, ticket: Ticket): void {
-    const b = s.limits.budget;
-    if (!b) return;
-    const w = this.window(s, b);
+  private checkBudget(s: Subject, b: Budget, w: Window, tokens: number, computeMs: number, ticket: Ticket, now: Date): void {
     // at admission (tokens 0) a spent token budget refuses at once; tokenized, the request must fit
     const over = (b.tokens !== null && (tokens > 0 ? w.tokens + tokens > b.tokens : w.tokens >= b.tokens))
       ? `token budget of ${b.tokens} (${Math.round(w.tokens)} spent or reserved${tokens > 0 ? `; this request needs ${tokens}: prompt + max_tokens` : ''})`
@@ -126,11 +138,12 @@ export class Admission {
         : undefined;
     if (over === undefined) return;
     ticket.sendHeaders();
-    throw exhausted(`${s.label} has used its ${PERIOD_WORD[b.period]} ${over}; it resets at ${w.end.toISOString()}`, w.end.getTime() - this.opts.now().getTime());
+    throw exhausted(`${s.label} has used its ${PERIOD_WORD[b.period]} ${over}; it resets at ${w.end.toISOString()}`, w.end.getTime() - now.getTime());
   }
 
   /** @internal Ticket's: reserve tokens from every subject, or throw without reserving any. */
   reserveTokens(subjects: readonly Subject[], n: number, ticket: Ticket): void {
+    let now: Date | undefined;
     for (const s of subjects) {
       const wait = s.tpm?.waitFor(n) ?? 0;
       if (wait === Infinity) {
@@ -142,14 +155,13 @@ export class Admission {
         ticket.sendHeaders();
         throw exhausted(`${s.label} is over its limit of ${s.limits.tpm} tokens per minute (this request reserves ${n}: prompt + max_tokens); retry in ${formatReset(wait)}`, wait);
       }
-      this.checkBudget(s, n, 0, ticket);
+      const b = s.limits.budget;
+      if (b !== null) {
+        now ??= this.opts.now();
+        this.checkBudget(s, b, this.window(s, b, now), n, 0, ticket, now);
+      }
     }
     for (const s of subjects) s.tpm?.take(n);
-  }
-
-  /** @internal */
-  windowOf(s: Subject): Window | undefined {
-    return s.limits.budget ? this.window(s, s.limits.budget) : undefined;
   }
 }
 
@@ -162,13 +174,14 @@ export class Ticket {
 
   constructor(private readonly admission: Admission, private readonly subjects: readonly Subject[], private readonly setHeader: HeaderSink) {}
 
-  /** @internal */
-  reserve(tokens: number, computeMs: number[]): void {
+  /** @internal the budget windows admission charged, with the compute it reserved from each */
+  reserve(windows: (Window | undefined)[], computeMs: number[]): void {
+    this.windows = windows;
     this.reservedCompute = computeMs;
-    this.windows = this.subjects.map((s) => this.admission.windowOf(s));
-    this.windows.forEach((w, i) => {
-      if (w) (w.tokens += tokens, w.computeMs += computeMs[i]!);
-    });
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i];
+      if (w) w.computeMs += computeMs[i]!;
+    }
   }
 
   /** Reserves prompt + max output tokens, or throws 429 (tokens per minute, token budget). */
@@ -176,9 +189,7 @@ export class Ticket {
     if (this.subjects.length === 0 || n <= 0) return;
     this.admission.reserveTokens(this.subjects, n, this);
     this.reservedTokens += n;
-    this.windows.forEach((w) => {
-      if (w) w.tokens += n;
-    });
+    for (const w of this.windows) if (w) w.tokens += n;
     this.sendHeaders();
   }
 
@@ -186,7 +197,8 @@ export class Ticket {
   finish(tokens: number, computeMs: number): void {
     if (this.done) return;
     this.done = true;
-    this.subjects.forEach((s, i) => {
+    for (let i = 0; i < this.subjects.length; i++) {
+      const s = this.subjects[i]!;
       s.inFlight--;
       if (this.reservedTokens > tokens) s.tpm?.refund(this.reservedTokens - tokens);
       else if (tokens > this.reservedTokens) s.tpm?.take(tokens - this.reservedTokens);
@@ -197,32 +209,32 @@ export class Ticket {
       }
       // what the next request of this subject reserves: recent requests' compute, leaning high
       s.computeEstimateMs = Math.max(computeMs, 0.8 * s.computeEstimateMs + 0.2 * computeMs);
-    });
+    }
   }
 
   /** x-ratelimit-* from the subject with the fewest requests (tokens) left. */
   sendHeaders(): void {
-    let req: { limit: number; left: number; reset: number } | undefined;
+    let req: { limit: number; left: number; resetMs: number } | undefined;
     let tok: typeof req;
     for (const s of this.subjects) {
       if (s.rpm) {
-        const left = s.rpm.remaining();
-        if (!req || left < req.left) req = { limit: s.rpm.perMinute, left, reset: s.rpm.resetMs() };
+        const st = s.rpm.state();
+        if (!req || st.left < req.left) req = { limit: s.rpm.perMinute, left: st.left, resetMs: st.resetMs };
       }
       if (s.tpm) {
-        const left = s.tpm.remaining();
-        if (!tok || left < tok.left) tok = { limit: s.tpm.perMinute, left, reset: s.tpm.resetMs() };
+        const st = s.tpm.state();
+        if (!tok || st.left < tok.left) tok = { limit: s.tpm.perMinute, left: st.left, resetMs: st.resetMs };
       }
     }
     if (req) {
       this.setHeader('x-ratelimit-limit-requests', String(req.limit));
       this.setHeader('x-ratelimit-remaining-requests', String(req.left));
-      this.setHeader('x-ratelimit-reset-requests', formatReset(req.reset));
+      this.setHeader('x-ratelimit-reset-requests', formatReset(req.resetMs));
     }
     if (tok) {
       this.setHeader('x-ratelimit-limit-tokens', String(tok.limit));
       this.setHeader('x-ratelimit-remaining-tokens', String(tok.left));
-      this.setHeader('x-ratelimit-reset-tokens', formatReset(tok.reset));
+      this.setHeader('x-ratelimit-reset-tokens', formatReset(tok.resetMs));
     }
   }
 }

@@ -1,4 +1,4 @@
-// What one admitted inference request used, gathered as it runs and turned into its ledger row when
+// What one admitted inference request used, gathered as it runs and handed to the usage ledger when
 // it ends. The protocol routes report into it (request.usage, set by auth-hooks.ts for requests
 // that carry a key); they do not know about limits or the ledger.
 import type { Ticket } from './admission.js';
@@ -22,8 +22,11 @@ export class Meter {
 
   /** set once admission let the request in */
   ticket: Ticket | undefined;
+  /** whether the route reserved tokens: a generative request, which may stream its answer */
+  tokensReserved = false;
 
-  constructor(readonly time: string) {}
+  /** `time`: wall time when the request arrived, ms since the epoch */
+  constructor(readonly time: number) {}
 
   /** A batched run: a request is charged its rows' share of the batch's compute. */
   ranBatch(model: string, version: number, run: BatchRun): void {
@@ -40,6 +43,7 @@ export class Meter {
 
   /** Reserves prompt + max output tokens before generating; throws 429 when they do not fit. */
   reserveTokens(n: number): void {
+    this.tokensReserved = true;
     this.ticket?.reserveTokens(n);
   }
 
@@ -48,14 +52,13 @@ export class Meter {
     this.completionTokens = completion;
   }
 
-  /** Settles the reservations and gives the ledger row. */
-  finish(row: { requestId: string; keyId: string; tenant: string; status: number; elapsedMs: number; payload?: string }): UsageRow {
-    const computeMs = this.computeMs ?? row.elapsedMs;
+  /** Settles the reservations and gives what the ledger records. */
+  finish(requestId: string, keyId: string, tenant: string, status: number, elapsedMs: number, payload: string | undefined): UsageRow {
+    const computeMs = this.computeMs ?? elapsedMs;
     this.ticket?.finish(this.promptTokens + this.completionTokens, computeMs);
     return {
-      time: this.time, requestId: row.requestId, keyId: row.keyId, tenant: row.tenant, model: this.model, version: this.version, status: row.status,
-      promptTokens: this.promptTokens, completionTokens: this.completionTokens, queueMs: Math.round(this.queueMs * 1000) / 1000, computeMs: Math.round(computeMs * 1000) / 1000,
-      ...(row.payload !== undefined ? { payload: row.payload } : {}),
+      time: this.time, requestId, keyId, tenant, model: this.model, version: this.version, status,
+      promptTokens: this.promptTokens, completionTokens: this.completionTokens, queueMs: this.queueMs, computeMs, payload,
     };
   }
 }

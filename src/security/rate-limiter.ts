@@ -31,6 +31,12 @@ export class TokenBucket {
     return Math.max(0, Math.floor(this.level));
   }
 
+  /** remaining() and resetMs() from one look at the clock: what the x-ratelimit-* headers say */
+  state(): { left: number; resetMs: number } {
+    this.refill();
+    return { left: Math.max(0, Math.floor(this.level)), resetMs: Math.max(0, ((this.perMinute - this.level) * 60_000) / this.perMinute) };
+  }
+
   /** ms until `cost` fits (0: it fits now); Infinity when it never can */
   waitFor(cost: number): number {
     if (cost > this.perMinute) return Infinity;

@@ -5,7 +5,7 @@
 //              JSON body's "model" — against the caller's tenant and the key's model list;
 //  onResponse  an audit row for each management action, and for each refused management request.
 // Inference requests that carry a key are also admitted against their key's and tenant's limits in
-// onRequest (before the body is read or anything queued), and leave a usage-ledger row when their
+// onRequest (before the body is read or anything queued), and count in the usage ledger when their
 // connection is done with them ('close': it also fires for a client that went away mid-stream).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FerryError } from '../core/errors.js';
@@ -104,22 +104,27 @@ function payloadOf(request: FastifyRequest): string | undefined {
   return redact(text);
 }
 
-/** Meters an inference request with a key: admission now, a ledger row when its connection is done. */
+/** Meters an inference request with a key: admission now, usage when its connection is done with it.
+ *  'close' and not fastify's onResponse: that runs on 'finish' only, and a client that goes away
+ *  mid-stream must give back its ticket (concurrency, reserved tokens) too. `on`, not `once`: the
+ *  event comes once, and once's wrapper costs an allocation per request. */
 function meter(request: FastifyRequest, reply: FastifyReply, p: Principal, security: SecurityDeps): void {
-  const m = new Meter(security.now().toISOString());
+  const m = new Meter(security.now().getTime());
   const res = reply.raw;
   request.usage = m;
-  res.once('close', () => {
-    const row = m.finish({
-      requestId: request.id, keyId: p.keyId, tenant: p.tenant,
-      // 499: the client went away before the answer was complete (nginx's code for it)
-      status: res.writableFinished ? res.statusCode : 499,
-      elapsedMs: reply.elapsedTime,
-      ...(security.logPayloads ? { payload: payloadOf(request) } : {}),
-    });
-    security.usage.add(row);
+  res.on('close', () => {
+    // 499: the client went away before the answer was complete (nginx's code for it)
+    const status = res.writableFinished ? res.statusCode : 499;
+    security.usage.add(m.finish(request.id, p.keyId, p.tenant, status, reply.elapsedTime, security.logPayloads ? payloadOf(request) : undefined));
   });
-  m.ticket = security.admission.admit(p, (name, value) => res.setHeader(name, value));
+  // x-ratelimit-* go with fastify's own headers: res.setHeader would make writeHead merge the two
+  // sets header by header, which cost more than the rest of admission. A streamed answer (SSE) is
+  // hijacked and writes its own head, so headers sent once tokens are reserved (generative
+  // requests, before they stream) go on the raw response too.
+  m.ticket = security.admission.admit(p, (name, value) => {
+    reply.header(name, value);
+    if (m.tokensReserved) res.setHeader(name, value);
+  });
 }
 
 export function installAuthHooks(app: FastifyInstance, security: SecurityDeps, meta: MetadataStore): void {
@@ -133,10 +138,16 @@ export function installAuthHooks(app: FastifyInstance, security: SecurityDeps, m
     if (scope === 'public') return done();
     security.authorizer.check({ headers: request.headers, ip: request.ip, scope, url: request.url }).then((p) => {
       request.principal = p;
-      if (p === undefined) return;
-      checkScope(p, scope);
-      if (scope === 'infer') meter(request, reply, p, security);
-    }).then(() => done(), done);
+      if (p !== undefined) {
+        try {
+          checkScope(p, scope);
+          if (scope === 'infer') meter(request, reply, p, security);
+        } catch (err) {
+          return done(err as Error);
+        }
+      }
+      done();
+    }, done);
   });
 
   app.addHook('preHandler', (request, _reply, done) => {

@@ -1,5 +1,5 @@
-// The usage ledger: a row per keyed inference request, written in batches on the injected clock,
-// daily roll-ups behind GET /api/usage (a tenant sees only itself), retention that keeps the
+// The usage ledger: keyed inference requests summed by key, model version and minute, written in
+// batches on the injected clock, daily roll-ups behind GET /api/usage (a tenant sees only itself), retention that keeps the
 // roll-ups, and the opt-in payload log, redacted.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -29,18 +29,20 @@ describe('usage ledger', () => {
   });
   after(() => s.close());
 
-  it('buffers rows and writes them on the clock, one per request, with its key, tenant, model, status and timings', async () => {
+  it('buffers requests and writes them on the clock, a row per key, model version and minute, with its tenant, counts and timings', async () => {
     assert.equal((await infer(aInfer)).status, 200);
-    assert.equal(s.ferry.ledger.rows().length, 0, 'buffered, not written while the request is answered');
+    assert.equal(s.ferry.ledger.minutes().length, 0, 'buffered, not written while the request is answered');
     await clock.advance(1000);
-    const rows = s.ferry.ledger.rows();
+    const rows = s.ferry.ledger.minutes();
     assert.equal(rows.length, 1);
     const r = rows[0]!;
     assert.equal(r.tenant, 'a');
+    assert.equal(r.keyId, aInfer.slice(3, 15));
     assert.equal(r.model, 'm1');
     assert.equal(r.version, 1);
-    assert.equal(r.status, 200);
-    assert.equal(r.time, '2025-03-10T09:00:00.000Z');
+    assert.equal(r.requests, 1);
+    assert.equal(r.errors, 0, 'answered 200');
+    assert.equal(r.minute, '2025-03-10T09:00');
     // the batcher times runs on the injected clock, which stood still
     assert.equal(r.computeMs, 0);
     assert.equal(r.queueMs, 0);
@@ -80,8 +82,9 @@ describe('usage ledger', () => {
     wall += 40 * DAY;
     await infer(aInfer);
     await clock.advance(1000);
-    const rows = s.ferry.ledger.rows();
+    const rows = s.ferry.ledger.minutes();
     assert.equal(rows.length, 1, 'only the new row is left');
+    assert.equal(rows[0]!.minute, '2025-04-20T09:00');
     assert.equal(s.ferry.ledger.payloads().length, 1);
     const all = await call(s.url, 'GET', '/api/usage?group_by=tenant', { key: s.root });
     assert.deepEqual(all.body.usage.map((g: { group: string; requests: number }) => [g.group, g.requests]), [['a', 4], ['b', 2]]);

@@ -1,26 +1,26 @@
-// The usage ledger in the server's SQLite file, in its own tables and connection. Rows arrive in
-// batches (UsageRecorder), each batch one transaction that also adds to the daily roll-ups, so the
+// The usage ledger in the server's SQLite file, in its own tables and connection. Minute rows arrive
+// in batches (UsageRecorder), each batch one transaction that also adds to the daily roll-ups, so the
 // roll-ups are always current and budgets read them instead of scanning rows.
 import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/sqlite.js';
 import type { Spent } from '../admission.js';
-import type { UsageGroup, UsageLedger, UsageQuery, UsageRow } from '../usage.js';
+import type { UsageGroup, UsageLedger, UsageMinute, UsagePayload, UsageQuery } from '../usage.js';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS usage_rows (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  request_id TEXT NOT NULL,
-  key_id TEXT,
-  tenant TEXT,
-  model TEXT,
-  version INTEGER,
-  status INTEGER NOT NULL,
+-- '' and 0 for "no model" in model and version: NULLs would not collide in the primary key
+CREATE TABLE IF NOT EXISTS usage_minutes (
+  minute TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
   prompt_tokens INTEGER NOT NULL,
   completion_tokens INTEGER NOT NULL,
   queue_ms REAL NOT NULL,
-  compute_ms REAL NOT NULL
+  compute_ms REAL NOT NULL,
+  PRIMARY KEY (minute, tenant, key_id, model, version)
 );
-CREATE INDEX IF NOT EXISTS usage_rows_time ON usage_rows (time);
 CREATE TABLE IF NOT EXISTS usage_payloads (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   time TEXT NOT NULL,
@@ -48,48 +48,58 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 
 const GROUP_COLUMN: Readonly<Record<UsageQuery['groupBy'], string>> = { model: 'model', key: 'key_id', day: 'day', tenant: 'tenant' };
 
+const ADD = `requests = requests + excluded.requests, errors = errors + excluded.errors,
+  prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+  queue_ms = queue_ms + excluded.queue_ms, compute_ms = compute_ms + excluded.compute_ms`;
+
+const ms = (v: number) => Math.round(v * 1000) / 1000;
+
 export class UsageDb implements UsageLedger {
   private readonly db: SqliteDb;
-  private readonly insertRow: SqliteStatement;
+  private readonly addMinute: SqliteStatement;
   private readonly insertPayload: SqliteStatement;
   private readonly rollup: SqliteStatement;
-  private readonly writeAll: (rows: readonly UsageRow[]) => void;
+  private readonly writeAll: (minutes: readonly UsageMinute[], payloads: readonly UsagePayload[]) => void;
+  /** usage_rows held a row per request until requests were summed by minute; a data folder from
+   *  then keeps its rows until retention deletes them */
+  private readonly requestRows: boolean;
 
   constructor(file: string) {
     this.db = openSqlite(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
-    this.insertRow = this.db.prepare('INSERT INTO usage_rows (time, request_id, key_id, tenant, model, version, status, prompt_tokens, completion_tokens, queue_ms, compute_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.requestRows = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_rows'").get() !== undefined;
+    // a minute can arrive in several batches (a flush every second): later ones add to it
+    this.addMinute = this.db.prepare(`INSERT INTO usage_minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (minute, tenant, key_id, model, version) DO UPDATE SET ${ADD}`);
     this.insertPayload = this.db.prepare('INSERT INTO usage_payloads (time, request_id, key_id, tenant, payload) VALUES (?, ?, ?, ?, ?)');
     this.rollup = this.db.prepare(`INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (day, tenant, key_id, model) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-        prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
-        queue_ms = queue_ms + excluded.queue_ms, compute_ms = compute_ms + excluded.compute_ms`);
-    this.writeAll = this.db.transaction((rows: readonly UsageRow[]) => {
+      ON CONFLICT (day, tenant, key_id, model) DO UPDATE SET ${ADD}`);
+    this.writeAll = this.db.transaction((minutes: readonly UsageMinute[], payloads: readonly UsagePayload[]) => {
       // a batch adds to few roll-up rows (one key, one model, one day): sum first, upsert once each
       const sums = new Map<string, [string, string, string, string, number, number, number, number, number, number]>();
-      for (const r of rows) {
-        this.insertRow.run(r.time, r.requestId, r.keyId, r.tenant, r.model, r.version, r.status, r.promptTokens, r.completionTokens, r.queueMs, r.computeMs);
-        if (r.payload !== undefined) this.insertPayload.run(r.time, r.requestId, r.keyId, r.tenant, r.payload);
+      for (const r of minutes) {
+        this.addMinute.run(r.minute, r.tenant, r.keyId, r.model ?? '', r.version ?? 0, r.requests, r.errors, r.promptTokens, r.completionTokens, ms(r.queueMs), ms(r.computeMs));
         const model = r.model === null ? '' : r.version === null ? r.model : `${r.model}:${r.version}`;
-        const day = r.time.slice(0, 10), tenant = r.tenant ?? '', key = r.keyId ?? '';
-        const id = `${day}\0${tenant}\0${key}\0${model}`;
+        const day = r.minute.slice(0, 10);
+        const id = `${day}\0${r.tenant}\0${r.keyId}\0${model}`;
         let s = sums.get(id);
-        if (!s) sums.set(id, (s = [day, tenant, key, model, 0, 0, 0, 0, 0, 0]));
-        s[4]++;
-        if (r.status >= 400) s[5]++;
+        if (!s) sums.set(id, (s = [day, r.tenant, r.keyId, model, 0, 0, 0, 0, 0, 0]));
+        s[4] += r.requests;
+        s[5] += r.errors;
         s[6] += r.promptTokens;
         s[7] += r.completionTokens;
-        s[8] += r.queueMs;
-        s[9] += r.computeMs;
+        s[8] += ms(r.queueMs);
+        s[9] += ms(r.computeMs);
       }
       for (const s of sums.values()) this.rollup.run(...s);
+      for (const p of payloads) this.insertPayload.run(p.time, p.requestId, p.keyId, p.tenant, p.payload);
     });
   }
 
-  write(rows: readonly UsageRow[]): void {
-    this.writeAll(rows);
+  write(minutes: readonly UsageMinute[], payloads: readonly UsagePayload[]): void {
+    this.writeAll(minutes, payloads);
   }
 
   async summary(q: UsageQuery): Promise<UsageGroup[]> {
@@ -117,15 +127,18 @@ export class UsageDb implements UsageLedger {
   }
 
   prune(before: string): number {
-    const rows = this.db.prepare('DELETE FROM usage_rows WHERE time < ?').run(before).changes;
-    return rows + this.db.prepare('DELETE FROM usage_payloads WHERE time < ?').run(before).changes;
+    // "2025-03-10T09:04" sorts before any ISO time in that minute or later
+    const minutes = this.db.prepare('DELETE FROM usage_minutes WHERE minute < ?').run(before.slice(0, 16)).changes;
+    const rows = this.requestRows ? this.db.prepare('DELETE FROM usage_rows WHERE time < ?').run(before).changes : 0;
+    return minutes + rows + this.db.prepare('DELETE FROM usage_payloads WHERE time < ?').run(before).changes;
   }
 
-  /** the rows themselves, oldest first: for tests and exports */
-  rows(limit = 1000): UsageRow[] {
-    return (this.db.prepare('SELECT * FROM usage_rows ORDER BY seq LIMIT ?').all(limit) as Record<string, unknown>[]).map((r) => ({
-      time: r.time as string, requestId: r.request_id as string, keyId: r.key_id as string | null, tenant: r.tenant as string | null,
-      model: r.model as string | null, version: r.version as number | null, status: r.status as number, promptTokens: r.prompt_tokens as number,
+  /** the minute rows, oldest first: for tests and exports */
+  minutes(limit = 1000): UsageMinute[] {
+    return (this.db.prepare('SELECT * FROM usage_minutes ORDER BY minute, tenant, key_id, model, version LIMIT ?').all(limit) as Record<string, unknown>[]).map((r) => ({
+      minute: r.minute as string, tenant: r.tenant as string, keyId: r.key_id as string,
+      model: r.model === '' ? null : r.model as string, version: r.model === '' ? null : r.version as number,
+      requests: r.requests as number, errors: r.errors as number, promptTokens: r.prompt_tokens as number,
       completionTokens: r.completion_tokens as number, queueMs: r.queue_ms as number, computeMs: r.compute_ms as number,
     }));
   }
