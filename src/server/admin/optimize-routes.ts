@@ -19,6 +19,7 @@ import type { VersionRecord } from '../../registry/records.js';
 import { DEFAULT_ALIAS } from '../../registry/registry.js';
 import type { ServerDeps } from '../app.js';
 import { versionView } from './routes.js';
+import { hangUpSignal } from '../hang-up.js';
 
 interface VersionParams { name: string; version: string }
 
@@ -46,12 +47,7 @@ export function optimizeRoutes(app: FastifyInstance, deps: ServerDeps): void {
       throw new FerryError('INVALID_ARGUMENT', 'send what to do as a JSON object (content-type: application/json), e.g. {"int8": "dynamic"}, {"fp16": true} or {"prune": {"amount": 0.5, "fineTune": {"epochs": 1}}}');
     }
     const { name, version } = request.params;
-    const hangUp = new AbortController();
-    // 'close' on the response before it was written: the client went away
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) hangUp.abort();
-    });
-    const out = await service.optimize(name, version, request.body, { signal: hangUp.signal });
+    const out = await service.optimize(name, version, request.body, { signal: hangUpSignal(reply) });
     reply.code(201).header('location', `/api/models/${encodeURIComponent(name)}/versions/${out.version.version}`);
     return { ...out, version: versionView(out.version) };
   });

@@ -12,6 +12,7 @@ import { sharedExplainService } from '../../explain/shared.js';
 import { checkInputs } from '../../tasks/tensor.js';
 import type { ServerDeps } from '../app.js';
 import { decodeInferRequest, parseHeaderLength } from './decode.js';
+import { hangUpSignal } from '../hang-up.js';
 
 interface ModelParams { name: string; version?: string }
 
@@ -30,7 +31,7 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
     const params = parseExplainParams(req.parameters, V2_PARAMETERS);
     const rec = await deps.registry.resolve(name, version);
     checkInputs(rec.signature, req.inputs);
-    const limits = { signal: abortOnClose(reply), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) };
+    const limits = { signal: hangUpSignal(reply), ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) };
     let e;
     if (await svc.isText(rec)) {
       const t = req.inputs['text']!;
@@ -46,15 +47,4 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
   const opts = { config: { scope: 'infer' as const } };
   app.post('/models/:name/explain', opts, explain);
   app.post('/models/:name/versions/:version/explain', opts, explain);
-}
-
-/** A signal aborted when the connection closes before the reply is written: the client went away. */
-function abortOnClose(reply: FastifyReply): AbortSignal {
-  const abort = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
-  // it may have closed while the body was decoded or the model resolved: 'close' will not fire again
-  if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
-  return abort.signal;
 }

@@ -11,6 +11,7 @@ import { visibleModels } from '../auth-hooks.js';
 import { decodeInferRequest, parseHeaderLength } from './decode.js';
 import { encodeInferResponse } from './encode.js';
 import { explainRoutes } from './explain-route.js';
+import { onHangUp } from '../hang-up.js';
 
 interface ModelParams { name: string; version?: string }
 
@@ -68,12 +69,7 @@ export async function kserveV2Routes(app: FastifyInstance, { deps }: { deps: Ser
 
     // A client that goes away drops its request if it has not started yet.
     const abort = new Cancellation();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.cancel();
-    });
-    // The connection may have closed while the body was decoded or the model resolved: 'close' has
-    // fired already and will not fire again.
-    if (reply.raw.destroyed && !reply.raw.writableFinished) abort.cancel();
+    onHangUp(reply, () => abort.cancel());
     let result;
     try {
       result = await pool.infer(rec, req.inputs, { priority: req.priority, timeoutMs: req.timeoutMs, cancellation: abort, parameters: req.parameters });

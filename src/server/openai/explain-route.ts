@@ -2,12 +2,13 @@
 // /v1/classifications — {model, input, target?, method?, steps?, baseline?, tolerance?} in, one
 // score per token of `input` out, each with its character offsets into the string that was sent.
 // A client that disconnects stops the explanation; the server's time limit bounds it.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import { parseExplainParams } from '../../explain/explain-params.js';
 import { explanationJson } from '../../explain/explanation.js';
 import { sharedExplainService } from '../../explain/shared.js';
 import type { ServerDeps } from '../app.js';
+import { hangUpSignal } from '../hang-up.js';
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 
@@ -26,19 +27,8 @@ export async function explainRoutes(app: FastifyInstance, { deps }: { deps: Serv
     if (!(await svc.isText(rec))) {
       throw bad(`model "${rec.model}" is not a text classifier; /v1/classifications/explain serves models pushed or trained with a tokenizer and labels (explain tensor models with POST /v2/models/${rec.model}/explain)`);
     }
-    const e = await svc.explainText(rec, input, params, { signal: abortOnClose(reply) });
+    const e = await svc.explainText(rec, input, params, { signal: hangUpSignal(reply) });
     request.usage?.ran(rec.model, rec.version, 0, e.computeMs);
     return { object: 'classification.explanation', model: `${rec.model}:${rec.version}`, label: e.predicted.label ?? `LABEL_${e.predicted.index}`, ...explanationJson(e) };
   });
-}
-
-/** A signal aborted when the connection closes before the reply is written: the client went away. */
-function abortOnClose(reply: FastifyReply): AbortSignal {
-  const abort = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
-  // it may have closed while the body was parsed or the model resolved: 'close' will not fire again
-  if (reply.raw.destroyed && !reply.raw.writableFinished) abort.abort();
-  return abort.signal;
 }

@@ -11,6 +11,7 @@ import { FerryError } from '../../core/errors.js';
 import type { BatchResult } from '../../scheduler/batcher.js';
 import { allowedSizes, generateImages, imageGenerator, sizeFor } from '../../tasks/image-generation.js';
 import type { ServerDeps } from '../app.js';
+import { onHangUp } from '../hang-up.js';
 
 /** images per request: a batch the decoder runs at once */
 export const MAX_IMAGES = 16;
@@ -81,9 +82,7 @@ export async function imageRoutes(app: FastifyInstance, { deps }: { deps: Server
     const g = imageGenerator(rec);
     const scaleTo = sizeFor(g, p.size);
     const abort = new Cancellation();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.cancel();
-    });
+    onHangUp(reply, () => abort.cancel());
     const started = performance.now();
     const ran: { result?: BatchResult } = {};
     let pngs: Buffer[];

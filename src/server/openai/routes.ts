@@ -10,6 +10,7 @@ import { generationRoutes } from './generation-routes.js';
 import { imageRoutes } from './image-routes.js';
 import { explainRoutes } from './explain-route.js';
 import { visibleModels } from '../auth-hooks.js';
+import { onHangUp } from '../hang-up.js';
 
 interface ClassificationBody {
   model?: unknown;
@@ -76,9 +77,7 @@ export async function openaiRoutes(app: FastifyInstance, { deps }: { deps: Serve
         : `model "${name}" is not a text classifier; /v1/classifications serves models pushed or trained with a tokenizer and labels`);
     }
     const abort = new Cancellation();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.cancel();
-    });
+    onHangUp(reply, () => abort.cancel());
     const started = performance.now();
     const inputs = { text: { dtype: 'BYTES' as const, shape: [texts.length], data: texts.map((t) => utf8.encode(t)) } };
     try {
