@@ -40,6 +40,9 @@
 // BENCH_REPEATS rounds (default 3), interleaved, a fresh Ferry process each; the table shows each
 // figure's best round, the JSON every round. Ferry's and the floor's greedy texts are compared on
 // every prompt. Prints a table, then one JSON line (also saved to bench/out/llm.json).
+//
+// BENCH_LLM_STREAM_INTERVAL=N sends Ferry's opt-in `stream_interval` N on every Ferry request: an SSE
+// event per N tokens instead of per token (ITL is then the gap between events). Measure it separately.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +73,8 @@ const MODEL_NAME = 'bench-llm';
 const SOURCE = process.env.BENCH_LLM_MODEL ?? 'tiny-gpt';
 const SYNTHETIC = SOURCE === 'synthetic' || SOURCE.startsWith('{');
 const MAX_TOKENS = Number(process.env.BENCH_LLM_MAX_TOKENS ?? (SYNTHETIC ? 128 : 64));
+/** opt-in: Ferry's `stream_interval` (tokens per SSE event) on every Ferry request; unset, an event per token */
+const STREAM_INTERVAL = process.env.BENCH_LLM_STREAM_INTERVAL ? Number(process.env.BENCH_LLM_STREAM_INTERVAL) : undefined;
 const PROMPTS = [
   'Tell me a story about a ferry.',
   'What is the capital of France?',
@@ -124,7 +129,7 @@ interface Summary {
   /** mean over requests of (last token − first token) / (tokens − 1) */
   itlMean: number;
   finish: Record<string, number>;
-  /** requests whose content chunks were not one per token */
+  /** requests whose content chunks were not one per token (one per `stream_interval` tokens with it) */
   chunkMismatch: number;
   /** CPU ms per generated token: Ferry's server process, and this process */
   serverCpuMsPerToken?: number;
@@ -151,7 +156,7 @@ function summarize(pt: Point): Summary {
     itlP50: pct(gaps, 0.5), itlP99: pct(gaps, 0.99),
     itlMean: perRequest.reduce((a, b) => a + b, 0) / perRequest.length,
     finish,
-    chunkMismatch: s.filter((x) => x.chunks !== x.tokens).length,
+    chunkMismatch: s.filter((x) => x.chunks !== Math.ceil(x.tokens / (pt.server === FERRY ? STREAM_INTERVAL ?? 1 : 1))).length,
     ...(pt.serverCpuMs !== undefined ? { serverCpuMsPerToken: pt.serverCpuMs / tokens } : {}),
     benchCpuMsPerToken: pt.benchCpuMs / tokens,
   };
@@ -193,6 +198,8 @@ function ferryRequest(client: OpenAI, maxTokens = MAX_TOKENS) {
     const stream = await client.chat.completions.create({
       model: MODEL_NAME, messages: [{ role: 'user', content: PROMPTS[prompt]! }], max_tokens: maxTokens, temperature: 0,
       stream: true, stream_options: { include_usage: true },
+      // Ferry's extension, not in the openai client's types
+      ...(STREAM_INTERVAL !== undefined ? ({ stream_interval: STREAM_INTERVAL } as object) : {}),
     });
     let first = NaN, last = NaN, chunks = 0, tokens = NaN, promptTokens = NaN, finish = 'none', text = '';
     const gaps: number[] = [];
@@ -507,7 +514,7 @@ function report(points: Point[], x: Extra): void {
   const pad = (s: string, n: number) => s.padEnd(n);
   const date = new Date().toISOString().slice(0, 10);
   const cpu = `${os.cpus().length} vCPUs (${os.cpus()[0]?.model})`;
-  console.log(`\nLLM streaming: ${x.model.describe}; chat completions, temperature 0, max_tokens ${MAX_TOKENS}, ${REQUESTS} requests per point, llama.cpp threads ${THREADS}, best of ${ROUNDS}; ${cpu}, Node ${process.version}, ${date}, 1-min load average ${x.load.toFixed(2)} before the run`);
+  console.log(`\nLLM streaming: ${x.model.describe}; chat completions, temperature 0,${STREAM_INTERVAL !== undefined ? ` Ferry with stream_interval ${STREAM_INTERVAL},` : ''} max_tokens ${MAX_TOKENS}, ${REQUESTS} requests per point, llama.cpp threads ${THREADS}, best of ${ROUNDS}; ${cpu}, Node ${process.version}, ${date}, 1-min load average ${x.load.toFixed(2)} before the run`);
   console.log(`${pad('server', 11)} ${pad('parallel', 9)} ${pad('streams', 8)} ${pad('tokens/s', 9)} ${pad('×floor', 7)} ${pad('TTFT p50', 9)} ${pad('TTFT p99', 9)} ${pad('ITL p50', 8)} ${pad('ITL p99', 8)} ${pad('ITL mean', 9)} ${pad('CPU ms/token server+client', 27)} finish_reason`);
   for (const r of rows) {
     const f = r.server === FERRY ? at(FLOOR, r.parallel, r.c) : undefined;
@@ -537,7 +544,7 @@ function report(points: Point[], x: Extra): void {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverageBefore: Number(x.load.toFixed(2)) },
     model: { source: x.model.source, ...x.model.cfg, parameters: x.model.parameters, ggufBytes: x.model.gguf.length, type: 'F32', ...(x.model.training ? { training: x.model.training } : {}) },
-    settings: { maxTokens: MAX_TOKENS, requestsPerPoint: REQUESTS, levels: LEVELS, parallel: PARALLEL, threads: THREADS, rounds: ROUNDS, api: 'chat.completions, stream, temperature 0' },
+    settings: { ...(STREAM_INTERVAL !== undefined ? { streamInterval: STREAM_INTERVAL } : {}), maxTokens: MAX_TOKENS, requestsPerPoint: REQUESTS, levels: LEVELS, parallel: PARALLEL, threads: THREADS, rounds: ROUNDS, api: 'chat.completions, stream, temperature 0' },
     rows: rows.map((r) => ({
       ...r, tokensPerSec: Math.round(r.tokensPerSec), ttftP50: r3(r.ttftP50), ttftP99: r3(r.ttftP99), itlP50: r3(r.itlP50), itlP99: r3(r.itlP99), itlMean: r3(r.itlMean),
       ...(r.serverCpuMsPerToken !== undefined ? { serverCpuMsPerToken: r3(r.serverCpuMsPerToken) } : {}), benchCpuMsPerToken: r3(r.benchCpuMsPerToken),

@@ -16,12 +16,27 @@ function llamaInstance(): Promise<Llama> {
   return shared;
 }
 
+/**
+ * Resolves once the decodes asked for in this event-loop turn have gone to llama.cpp. node-llama-cpp
+ * collects a context's pending decodes and dispatches them as one batch on setImmediate ("nextCycle",
+ * its default, named below); an immediate queued from that one runs in the next turn, after the
+ * dispatch. One promise per turn, shared by every sequence whose token arrived in it.
+ */
+let turn: Promise<void> | undefined;
+function afterDispatch(): Promise<void> {
+  turn ??= new Promise((resolve) => setImmediate(() => setImmediate(() => {
+    turn = undefined;
+    resolve();
+  })));
+  return turn;
+}
+
 export class LlamaEngine implements GenerativeRuntime {
   async load(path: string, opts: { parallel: number; maxQueue: number; threads: number }): Promise<GenerativeModel> {
     const llama = await llamaInstance();
     const model = await llama.loadModel({ modelPath: path });
     try {
-      const context = await model.createContext({ sequences: opts.parallel, contextSize: model.trainContextSize, threads: opts.threads });
+      const context = await model.createContext({ sequences: opts.parallel, contextSize: model.trainContextSize, threads: opts.threads, batching: { dispatchSchedule: 'nextCycle' } });
       return new LlamaGenerativeModel(llama, model, context, opts.maxQueue);
     } catch (err) {
       await model.dispose();
@@ -77,24 +92,48 @@ class LlamaGenerativeModel implements GenerativeModel {
         ...(temperature > 0 ? { topK: topK ?? 0, topP: topP ?? 1, seed: seed ?? Math.floor(Math.random() * 2 ** 31) } : {}),
         ...(grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.model, grammar }) } : {}),
       };
-      let count = 0;
       if (req.maxTokens <= 0) return;
       const want = req.logprobs !== undefined;
-      const stream = want
+      const tokens = (want
         ? seq.evaluateWithMetadata(req.prompt as Token[], { probabilities: true }, options)
-        : seq.evaluateWithMetadata(req.prompt as Token[], {}, options);
-      for await (const out of stream) {
-        if (req.signal.aborted) break;
-        const id = out.token as number;
-        if (want) {
-          const probs = (out as unknown as { probabilities: Map<Token, number> }).probabilities;
-          const p = probs.get(out.token) ?? 0;
-          const top = [...probs].sort((a, b) => b[1] - a[1]).slice(0, req.logprobs).map(([t, q]) => ({ id: t as number, logprob: Math.log(q) }));
-          if (!onToken({ id, logprob: Math.log(p), top })) break;
-        } else if (!onToken({ id })) {
-          break;
+        : seq.evaluateWithMetadata(req.prompt as Token[], {}, options))[Symbol.asyncIterator]();
+      // One token ahead: the next token is asked for before this one is handed on, and handing it on
+      // waits until llama.cpp has that decode, so the caller's per-token work (detokenizing, the
+      // socket write) runs while the next token decodes instead of before it. A generation that ends
+      // early (a stop string, a client gone) costs one decode that nobody reads.
+      // handled at once: a failure while this token is being handed on surfaces at the next `await next`
+      const ask = () => {
+        const p = tokens.next();
+        p.catch(() => {});
+        return p;
+      };
+      let next = ask();
+      let count = 0;
+      try {
+        for (;;) {
+          const out = await next;
+          if (out.done || req.signal.aborted) break;
+          const more = ++count < req.maxTokens;
+          if (more) {
+            next = ask();
+            await afterDispatch();
+            if (req.signal.aborted) break;
+          }
+          const id = out.value.token as number;
+          let goOn: boolean;
+          if (want) {
+            const probs = (out.value as unknown as { probabilities: Map<Token, number> }).probabilities;
+            const p = probs.get(out.value.token) ?? 0;
+            const top = [...probs].sort((a, b) => b[1] - a[1]).slice(0, req.logprobs).map(([t, q]) => ({ id: t as number, logprob: Math.log(q) }));
+            goOn = onToken({ id, logprob: Math.log(p), top });
+          } else {
+            goOn = onToken({ id });
+          }
+          if (!goOn || !more) break;
         }
-        if (++count >= req.maxTokens) break;
+      } finally {
+        // waits for a token asked for but not read, then ends the generator (its sampler, its lock)
+        await tokens.return(undefined);
       }
     } finally {
       await seq.clearHistory();

@@ -2,6 +2,7 @@
 // every refusal names the field and what to send instead.
 import { FerryError } from '../../core/errors.js';
 import type { Sampling } from '../../tasks/generation.js';
+import type { StreamInterval } from './generation-interval.js';
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
 
@@ -18,6 +19,10 @@ export interface GenerationBody {
   stream?: unknown;
   stream_options?: unknown;
   response_format?: unknown;
+  /** Ferry's extension (vLLM's --stream-interval, per request): tokens per SSE event */
+  stream_interval?: unknown;
+  /** Ferry's extension: the longest a token's text waits for others to share its event */
+  stream_interval_ms?: unknown;
 }
 
 export interface GenerationParams {
@@ -26,6 +31,8 @@ export interface GenerationParams {
   readonly stop: readonly string[];
   readonly stream: boolean;
   readonly includeUsage: boolean;
+  /** several tokens per SSE event; absent: one event per token */
+  readonly interval?: StreamInterval;
   readonly json?: { readonly schema?: object };
 }
 
@@ -94,6 +101,11 @@ export function generationParams(body: GenerationBody): GenerationParams {
   if (so !== undefined && so !== null && (typeof so !== 'object' || (so.include_usage !== undefined && typeof so.include_usage !== 'boolean'))) throw bad('"stream_options" must be {"include_usage": true|false}');
   if (so && body.stream !== true) throw bad('"stream_options" is only allowed with "stream": true');
   const json = responseFormat(body.response_format);
+  const intervalTokens = integer(body.stream_interval, 'stream_interval', 1, 1000);
+  const intervalMs = number(body.stream_interval_ms, 'stream_interval_ms', 1, 60_000);
+  if ((intervalTokens !== undefined || intervalMs !== undefined) && body.stream !== true) throw bad('"stream_interval" and "stream_interval_ms" are only allowed with "stream": true');
+  // stream_interval 1 without a time bound is the default: an event per token
+  const interval = intervalMs !== undefined || (intervalTokens ?? 1) > 1 ? { tokens: intervalTokens ?? Infinity, ...(intervalMs !== undefined ? { ms: intervalMs } : {}) } : undefined;
   return {
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     // seeds go to llama.cpp as unsigned 32-bit
@@ -101,6 +113,7 @@ export function generationParams(body: GenerationBody): GenerationParams {
     stop: stop as string[],
     stream: body.stream === true,
     includeUsage: so?.include_usage === true,
+    ...(interval ? { interval } : {}),
     ...(json ? { json } : {}),
   };
 }

@@ -14,6 +14,7 @@ import type { Meter } from '../../security/meter.js';
 import type { GeneratedToken, GenerativeModel } from '../../tasks/generation.js';
 import { TextStream } from '../../tasks/text-stream.js';
 import type { ServerDeps } from '../app.js';
+import { IntervalSender } from './generation-interval.js';
 import { generationParams, type GenerationBody, type GenerationParams } from './generation-params.js';
 
 const bad = (msg: string) => new FerryError('INVALID_ARGUMENT', msg);
@@ -113,13 +114,17 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     return { text: stream.text, finish, completionTokens: count, tokens };
   };
 
-  /** Starts an SSE response; returns a writer and a function that ends it. */
-  const sse = (reply: FastifyReply) => {
+  const event = (obj: unknown) => `data: ${JSON.stringify(obj)}\n\n`;
+
+  /** Starts an SSE response, `first` (an event) with the headers; returns a writer and functions that end it. */
+  const sse = (reply: FastifyReply, first?: unknown) => {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    // the client hears at once that its stream started, even while it waits for a sequence
-    raw.flushHeaders();
+    // the client hears at once that its stream started, even while it waits for a sequence; the
+    // headers and the first event go out in one write
+    if (first === undefined) raw.flushHeaders();
+    else raw.write(event(first));
     // a comment line while nothing else is sent (a long prompt, a wait for a sequence), on the
     // injected clock so tests can move time
     let timer: TimerHandle | undefined;
@@ -134,16 +139,17 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     timer = clock.setTimeout(beat, KEEP_ALIVE_MS);
     raw.once('close', stop);
     return {
-      send: (obj: unknown) => raw.write(`data: ${JSON.stringify(obj)}\n\n`),
+      send: (obj: unknown) => raw.write(event(obj)),
       /** a chunk already serialized, `data: …\n\n` included */
-      write: (event: string) => raw.write(event),
-      end: () => {
+      write: (serialized: string) => raw.write(serialized),
+      /** the last events and [DONE], in one write */
+      end: (...last: unknown[]) => {
         stop();
-        raw.end('data: [DONE]\n\n');
+        raw.end(`${last.map(event).join('')}data: [DONE]\n\n`);
       },
       fail: (err: FerryError) => {
         stop();
-        raw.end(`data: ${JSON.stringify({ error: { message: err.message, type: 'server_error', code: err.code.toLowerCase() } })}\n\ndata: [DONE]\n\n`);
+        raw.end(`${event({ error: { message: err.message, type: 'server_error', code: err.code.toLowerCase() } })}data: [DONE]\n\n`);
       },
     };
   };
@@ -191,6 +197,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20) throw bad('"top_logprobs" must be an integer from 0 to 20');
     if (top > 0 && body.logprobs !== true) throw bad('"top_logprobs" needs "logprobs": true');
     const logprobs = body.logprobs === true ? top : undefined;
+    if (p.interval && logprobs !== undefined) throw bad('"stream_interval" cannot be combined with "logprobs": each event carries one token\'s logprobs');
     const [rec, m] = await modelOf(body.model);
     if (!m.chatTemplate) throw bad(`model "${rec.model}" has no chat template in its file; use POST /v1/completions with a prompt`);
     let rendered: string;
@@ -212,21 +219,24 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
         usage: usage(run.completionTokens),
       };
     }
-    const out = sse(reply);
     const chunk = (delta: object, finish: string | null, tok?: GeneratedToken) =>
-      out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
+      ({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish, logprobs: logprobs === undefined ? null : logprobsOf(m, tok) }] });
+    const out = sse(reply, chunk({ role: 'assistant', content: '' }, null));
     // the per-token chunk without logprobs, with only its text serialized each time
     const [head, tail] = chunkTemplate({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: { content: TEXT_SLOT }, finish_reason: null, logprobs: null }] });
-    const onText = logprobs === undefined
-      ? (text: string) => out.write(head + JSON.stringify(text) + tail)
-      : (text: string, tok?: GeneratedToken) => chunk({ content: text }, null, tok);
-    chunk({ role: 'assistant', content: '' }, null);
+    const writeText = (text: string) => out.write(head + JSON.stringify(text) + tail);
+    const interval = p.interval && new IntervalSender(p.interval, clock, writeText);
+    const onText = interval ? (text: string) => interval.push(text)
+      : logprobs === undefined ? writeText
+      : (text: string, tok?: GeneratedToken) => out.send(chunk({ content: text }, null, tok));
     try {
       const run = await generateText(onText);
-      chunk({}, run.finish);
-      if (p.includeUsage) out.send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
-      out.end();
+      interval?.flush();
+      const last: object[] = [chunk({}, run.finish)];
+      if (p.includeUsage) last.push({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
+      out.end(...last);
     } catch (err) {
+      interval?.stop();
       out.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', 'generation failed'));
     }
     return reply;
@@ -244,6 +254,7 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     const lp = body.logprobs;
     if (lp !== undefined && lp !== null && !(typeof lp === 'number' && Number.isInteger(lp) && lp >= 0 && lp <= 5)) throw bad('"logprobs" must be an integer from 0 to 5');
     const logprobs = typeof lp === 'number' ? lp : undefined;
+    if (p.interval && logprobs !== undefined) throw bad('"stream_interval" cannot be combined with "logprobs": each event carries one token\'s logprobs');
     const [rec, m] = await modelOf(body.model);
     const prompt = m.tokenize(text, { bos: true });
     const { id, created, modelName, usage, run: generateText } = begin(request, reply, rec, m, prompt, p, logprobs, 'cmpl', started);
@@ -263,15 +274,19 @@ export async function generationRoutes(app: FastifyInstance, { deps, generation 
     }
     const out = sse(reply);
     const chunk = (t: string, finish: string | null, tok?: GeneratedToken) =>
-      out.send({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
+      ({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t, finish_reason: finish, logprobs: tok ? legacyLogprobs([tok]) : null }] });
     const [head, tail] = chunkTemplate({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: TEXT_SLOT, finish_reason: null, logprobs: null }] });
-    const onText = logprobs === undefined ? (t: string) => out.write(head + JSON.stringify(t) + tail) : (t: string, tok?: GeneratedToken) => chunk(t, null, tok);
+    const writeText = (t: string) => out.write(head + JSON.stringify(t) + tail);
+    const interval = p.interval && new IntervalSender(p.interval, clock, writeText);
+    const onText = interval ? (t: string) => interval.push(t) : logprobs === undefined ? writeText : (t: string, tok?: GeneratedToken) => out.send(chunk(t, null, tok));
     try {
       const run = await generateText(onText);
-      chunk('', run.finish);
-      if (p.includeUsage) out.send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
-      out.end();
+      interval?.flush();
+      const last: object[] = [chunk('', run.finish)];
+      if (p.includeUsage) last.push({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(run.completionTokens) });
+      out.end(...last);
     } catch (err) {
+      interval?.stop();
       out.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', 'generation failed'));
     }
     return reply;
