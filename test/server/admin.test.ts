@@ -262,6 +262,14 @@ describe('admin API: reading, deleting and aliases', () => {
       ['reader', [1, 2], 2, {}],
     ]);
 
+    // one request for every model's default version (the dashboard's playground picker)
+    const served = await call(s, 'GET', '/api/models?include=served');
+    assert.deepEqual(served.body.models.map((m: { name: string; served: { version: number; signature: object; artifactKey?: string } }) => [m.name, m.served.version, typeof m.served.signature, m.served.artifactKey]), [
+      ['other', 1, 'object', undefined],
+      ['reader', 2, 'object', undefined],
+    ]);
+    assertEnvelope(await call(s, 'GET', '/api/models?include=everything'), 400, 'INVALID_ARGUMENT', /"include" may only be "served"/);
+
     const one = await call(s, 'GET', '/api/models/reader');
     assert.equal(one.status, 200);
     assert.deepEqual(one.body.versions.map((v: { version: number; loaded: boolean; sizeBytes: number }) => [v.version, v.loaded, v.sizeBytes]), [[1, false, MLP1.length], [2, false, MLP2.length]]);

@@ -53,7 +53,16 @@ export async function adminRoutes(app: FastifyInstance, { deps }: { deps: Server
   usageRoutes(app, deps.security);
   sessionRoute(app);
 
-  app.get('/models', read, async (request) => ({ models: await visibleModels(registry.meta, request.principal, await registry.list()) }));
+  // ?include=served adds the version a plain model name resolves to (the "prod" alias, else the
+  // newest), so a client that needs each model's task or signature (the dashboard's playground
+  // picker) asks once instead of once per model.
+  app.get<{ Querystring: { include?: string } }>('/models', read, async (request) => {
+    const include = request.query.include;
+    if (include !== undefined && include !== 'served') throw new FerryError('INVALID_ARGUMENT', `"include" may only be "served" (each model's default version), got "${include.slice(0, 50)}"`);
+    const models = await visibleModels(registry.meta, request.principal, await registry.list());
+    if (include === undefined) return { models };
+    return { models: await Promise.all(models.map(async (m) => ({ ...m, served: versionView(await registry.resolve(m.name)) }))) };
+  });
   app.get<{ Params: NameParams }>('/models/:name', read, async (request) => {
     const m = await registry.model(request.params.name);
     const versions = (await registry.meta.listVersions(m.name)).map((v) => ({ ...versionView(v), loaded: pool.isLoaded(v.model, v.version) }));

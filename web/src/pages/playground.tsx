@@ -1,8 +1,7 @@
 // The playground: try a model in the way that fits its task — draw a digit for an MNIST classifier,
 // type text for a text classifier, chat with a generative model, generate images, or send raw tensors
 // to anything else. #/playground picks a model; #/playground/<model>[/<kind>] opens one.
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc } from '../lib/api';
+import { enc } from '../lib/api';
 import { href, navigate } from '../lib/router';
 import { useApi } from '../lib/use-api';
 import { can, useWho } from '../lib/who';
@@ -32,19 +31,10 @@ export function PlaygroundPage({ params }: { params: readonly string[] }) {
 
 /** Every model with the playground it opens in (read from each model's served version). */
 function ModelPicker() {
-  const list = useApi<ModelList>('/api/models');
-  const [kinds, setKinds] = useState<Record<string, PlaygroundKind>>({});
+  const list = useApi<{ models: { name: string; served?: ModelVersion }[] }>('/api/models?include=served');
   const names = list.data?.models.map((m) => m.name) ?? [];
-  useEffect(() => {
-    const ctrl = new AbortController();
-    for (const n of names) {
-      api<ModelDetail>(`/api/models/${enc(n)}`, { signal: ctrl.signal }).then((m) => {
-        const v = servedVersion(m);
-        if (v) setKinds((k) => ({ ...k, [n]: playgroundFor(v) }));
-      }, () => undefined); // the link still works; the model page says what went wrong
-    }
-    return () => ctrl.abort();
-  }, [names.join('\n')]);
+  const kinds: Record<string, PlaygroundKind> = {};
+  for (const m of list.data?.models ?? []) if (m.served) kinds[m.name] = playgroundFor(m.served);
 
   return (
     <>
