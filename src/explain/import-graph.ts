@@ -4,6 +4,9 @@
 // differentiate a served model that Ferry may never have trained, and `emitModel` can write the
 // result back out as a standard ONNX graph for onnxruntime.
 //
+// Shape arithmetic on sizes the tape knows (PyTorch's `x.view(x.size(0), -1)`) is folded to
+// constants first: fold-shapes.ts.
+//
 // Only the nodes that the requested outputs depend on are imported: an exotic op on a side output
 // does not stop a model from being explained.
 //
@@ -13,6 +16,7 @@ import { FerryError } from '../core/errors.js';
 import { OnnxDataType, onnxTypeName } from '../graph/dtypes.js';
 import type { NodeProto, OnnxModel, TensorProto, ValueInfoProto } from '../graph/onnx.js';
 import { Tape, type Value, type VType } from '../training/autodiff/tape.js';
+import { ShapeFolder } from './fold-shapes.js';
 import { OP_IMPORTERS, type NodeContext } from './import-ops.js';
 
 /** The model cannot be put on the tape, or its gradient cannot be built: names the op. */
@@ -82,6 +86,7 @@ export function importGraph(model: OnnxModel, opts: ImportOptions): ImportedGrap
   for (const [name, t] of initializers) if (read.has(name)) values.set(name, constantOf(tape, t));
 
   let embeddings: EmbeddingCut | undefined;
+  const folder = new ShapeFolder(tape, values);
   for (const node of needed) {
     const op = node.opType ?? '';
     const label = node.name ? `${op} node "${node.name}"` : `${op} node`;
@@ -94,11 +99,14 @@ export function importGraph(model: OnnxModel, opts: ImportOptions): ImportedGrap
       continue;
     }
     const translate = OP_IMPORTERS[op];
-    if (!translate) throw new UnsupportedGraphError(op, `op ${op} has no gradient rule (${label} cannot be imported onto the autodiff tape)`);
     const ctx = nodeContext(tape, node, values, opset, label);
     let outs: (Value | undefined)[];
     try {
-      outs = translate(ctx);
+      // shape arithmetic on sizes the tape knows is folded to constants (fold-shapes.ts)
+      const folded = folder.fold(node, ctx);
+      if (folded) outs = folded;
+      else if (!translate) throw new UnsupportedGraphError(op, `op ${op} has no gradient rule (${label} cannot be imported onto the autodiff tape)`);
+      else outs = translate(ctx);
     } catch (err) {
       if (err instanceof UnsupportedGraphError) throw err;
       throw new UnsupportedGraphError(op, `${label} could not be imported: ${(err as Error).message}`);
