@@ -18,6 +18,34 @@ export interface Parent {
   readonly model: string;
   readonly version: number;
   readonly onnx: Uint8Array;
+  /** tensors a `ferry optimize --prune` left zeros in: a fine-tune keeps those zeros */
+  readonly pruned?: readonly string[];
+}
+
+/** The tensors a version's pruning zeroed, from the report `ferry optimize` keeps in its metadata
+ *  (optimization.steps[] whose transformation starts with "prune", each with tensors[].tensor). */
+export function prunedTensors(metadata: Readonly<Record<string, unknown>>): string[] {
+  const steps = (metadata['optimization'] as { steps?: unknown } | undefined)?.steps;
+  if (!Array.isArray(steps)) return [];
+  const names = new Set<string>();
+  for (const step of steps as { transformation?: unknown; tensors?: unknown }[]) {
+    if (typeof step?.transformation !== 'string' || !step.transformation.startsWith('prune') || !Array.isArray(step.tensors)) continue;
+    for (const t of step.tensors as { tensor?: unknown }[]) if (typeof t?.tensor === 'string') names.add(t.tensor);
+  }
+  return [...names];
+}
+
+/** Keep-masks (1 = trains) holding a pruned parent's zeros at zero through a fine-tune: without
+ *  them the first steps would grow the pruned weights back and the variant would lose its sparsity. */
+function keepPrunedZeros(parent: Parent): Map<string, Uint8Array> | undefined {
+  if (!parent.pruned || parent.pruned.length === 0) return undefined;
+  const weights = readFloatInitializers(parent.onnx);
+  const keep = new Map<string, Uint8Array>();
+  for (const name of parent.pruned) {
+    const w = weights.get(name);
+    if (w) keep.set(name, Uint8Array.from(w.data, (x) => (x === 0 ? 0 : 1)));
+  }
+  return keep.size > 0 ? keep : undefined;
 }
 
 export interface RunOptions extends Omit<TrainInput, 'dataset' | 'parent'> {
@@ -28,7 +56,8 @@ export interface RunOptions extends Omit<TrainInput, 'dataset' | 'parent'> {
 
 export async function runTraining(opts: RunOptions): Promise<TrainResult> {
   const dataset = await loadDataset(opts.spec.dataset, { baseDir: opts.baseDir });
-  const result = await train({ ...opts, dataset });
+  const keep = opts.keep ?? (opts.parent ? keepPrunedZeros(opts.parent) : undefined);
+  const result = await train({ ...opts, dataset, ...(keep ? { keep } : {}) });
   if (!dataset.vocabulary) return result;
   // word vectors: the model to serve is the lookup table with nearest neighbours, not the training net
   const table = [...readFloatInitializers(result.onnx)].find(([name]) => name.endsWith('.input'))?.[1];
@@ -59,7 +88,7 @@ export function resolveSpec(recipeOrSpec: string | unknown, overrides: SpecOverr
 export async function resolveParent(registry: Registry, ref: string): Promise<Parent> {
   const v = await registry.resolveRef(ref);
   const file = await registry.artifacts.localPath(v.artifactKey);
-  return { model: v.model, version: v.version, onnx: new Uint8Array(await readFile(file)) };
+  return { model: v.model, version: v.version, onnx: new Uint8Array(await readFile(file)), pruned: prunedTensors(v.metadata) };
 }
 
 export async function registerTrained(registry: Registry, spec: TrainSpec, result: Pick<TrainResult, 'onnx' | 'record' | 'metrics'>, extra: Record<string, unknown> = {}): Promise<VersionRecord> {

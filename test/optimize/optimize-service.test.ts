@@ -16,7 +16,7 @@ import { withinTolerance } from '../../src/optimize/report.js';
 import { transformationName } from '../../src/optimize/request.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { RECIPES } from '../../src/training/recipes.js';
-import { registerTrained, runTraining } from '../../src/training/run.js';
+import { registerTrained, resolveParent, runTraining } from '../../src/training/run.js';
 import type { TrainSpec } from '../../src/training/spec.js';
 import { readFloatInitializers } from '../../src/training/weights.js';
 import { mlpModel } from '../fixtures/models.js';
@@ -114,6 +114,22 @@ describe('OptimizeService', () => {
     const w = readFloatInitializers(new Uint8Array(await readFile(file))).get('0.weight')!.data;
     assert.equal(w.filter((x) => x === 0).length, w.length / 2);
     assert.deepEqual((out.version.metadata['training'] as { parent: unknown }).parent, { model: 'mlp', version: 1 }, 'the fine-tune\'s record names its parent');
+  });
+
+  it('a later fine-tune of a pruned version (training spec "from") keeps its zeros', async () => {
+    const pruned = await service.optimize('mlp', '1', { prune: { amount: 0.5 }, tolerance: 100 });
+    const ref = `mlp:${pruned.version.version}`;
+    const parent = await resolveParent(registry, ref);
+    assert.deepEqual([...parent.pruned!].sort(), ['0.weight', '2.weight']);
+    const before = readFloatInitializers(parent.onnx).get('0.weight')!.data;
+    const tuned = await runTraining({ spec: { ...MLP, name: 'mlp-tuned', from: ref, epochs: 1 }, parent });
+    const after = readFloatInitializers(tuned.onnx).get('0.weight')!.data;
+    const zerosKept = before.every((x, i) => x !== 0 || after[i] === 0);
+    assert.ok(zerosKept, 'every pruned weight is still exactly 0');
+    assert.ok(after.some((x, i) => before[i] !== 0 && x !== before[i]), 'the kept weights did train');
+    // a parent that was not pruned trains every weight
+    const plain = await resolveParent(registry, 'mlp:1');
+    assert.deepEqual(plain.pruned, []);
   });
 
   it('int8 static calibrates on the model\'s training split and accounts for every Conv and MatMul', async () => {

@@ -11,7 +11,7 @@ import { FerryError } from '../../core/errors.js';
 import { startWorker } from '../../core/worker.js';
 import { checkModelName } from '../../registry/names.js';
 import type { Registry } from '../../registry/registry.js';
-import { registerTrained } from '../run.js';
+import { prunedTensors, registerTrained } from '../run.js';
 import { parseSpec, type TrainSpec } from '../spec.js';
 import { checkNetwork } from '../prepare.js';
 import { FINISHED, type JobEvent, type JobRecord } from './job.js';
@@ -221,7 +221,7 @@ export class JobService {
       if (job.parent) {
         const v = await this.registry.resolve(job.parent.model, String(job.parent.version));
         const onnx = new Uint8Array(await readFile(await this.registry.artifacts.localPath(v.artifactKey)));
-        parent = { ...job.parent, onnx };
+        parent = { ...job.parent, onnx, pruned: prunedTensors(v.metadata) };
       }
     } catch (err) {
       await this.finish(id, { state: 'failed', error: `the parent version is gone: ${(err as Error).message}` });

@@ -14,7 +14,7 @@ import type { EpochMetrics, TrainingRecord } from '../record.js';
 export interface JobWorkerData {
   readonly spec: TrainSpec;
   readonly baseDir: string;
-  readonly parent?: { model: string; version: number; onnx: Uint8Array };
+  readonly parent?: { model: string; version: number; onnx: Uint8Array; pruned?: readonly string[] };
   readonly checkpointFile: string;
   readonly threads: number;
 }
