@@ -18,6 +18,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { mlpModel } from '../test/fixtures/models.js';
 import { adminKeyFrom, freePort, stop } from './processes.js';
+import { wrkAsync, type Wrk } from './wrk.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -26,30 +27,8 @@ const REPEATS = Math.max(1, Number(process.env.BENCH_REPEATS ?? 4));
 const POLL_MS = 2000;
 const CONNECTIONS = 64;
 
-interface Wrk { rps: number; p50: number; p99: number; errors: number }
 interface Row extends Wrk { poller: boolean; round: number; scrapes: number }
 
-/** wrk's summary, parsed as bench/serve.ts does; run asynchronously so the poller keeps its timer. */
-function wrk(url: string, seconds: number, script: string, body: string): Promise<Wrk> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '10s', '-s', script, url], { env: { ...process.env, BODY: body } });
-    let raw = '';
-    p.stdout.on('data', (c: Buffer) => { raw += c.toString(); });
-    p.stderr.on('data', (c: Buffer) => { raw += c.toString(); });
-    p.on('error', reject);
-    p.on('close', () => {
-      const ms = (label: string) => {
-        const m = raw.match(new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)`, 'm'));
-        return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
-      };
-      const non2xx = Number(raw.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-      const sock = raw.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-      const rps = Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
-      if (Number.isNaN(rps)) reject(new Error(`wrk printed no result: ${raw.trim().slice(-300)}`));
-      else resolve({ rps, p50: ms('50%'), p99: ms('99%'), errors: non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) });
-    });
-  });
-}
 
 /** What the metrics page does every 2 s: one GET /metrics with its key, the whole body read. */
 function poller(url: string, key: string) {
@@ -121,13 +100,13 @@ export async function benchDashboard(): Promise<void> {
     const key = ((await made.json()) as { key: string }).key;
     const infer = `${url}/v2/models/mlp/infer`;
 
-    await wrk(infer, 5, script, body); // warm-up: JIT, ORT arenas, a filled batch queue
+    await wrkAsync(infer, CONNECTIONS, 5, script, body); // warm-up: JIT, ORT arenas, a filled batch queue
     perScrapeCpu = await scrapeCpuMs(url, key, proc.pid!);
     for (let round = 1; round <= REPEATS; round++) {
       // alternate which goes first, so a drift over the run does not favour one side
       for (const withPoller of round % 2 === 1 ? [false, true] : [true, false]) {
         const p = withPoller ? poller(url, key) : undefined;
-        const r = await wrk(infer, SECONDS, script, body);
+        const r = await wrkAsync(infer, CONNECTIONS, SECONDS, script, body);
         p?.stop();
         if (p) {
           scrapeMs.push(...p.times);

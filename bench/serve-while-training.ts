@@ -29,6 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { loadMnist } from '../src/training/data/mnist.js';
 import { RECIPES } from '../src/training/recipes.js';
 import { freePort, stop } from './processes.js';
+import { wrkAsync, type Wrk } from './wrk.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'bench/out');
@@ -47,7 +48,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Background = 'none' | 'busy loop' | 'train, process' | 'training job';
 const BACKGROUNDS: Background[] = ['none', 'busy loop', 'train, process', 'training job'];
 
-interface Wrk { rps: number; p50: number; p99: number; errors: number }
 /** ferry_nodejs_eventloop_lag_* over one window, in ms (monitorEventLoopDelay, 10 ms resolution) */
 interface Lag { p50: number; p99: number; max: number }
 interface Row extends Wrk {
@@ -64,29 +64,6 @@ interface Row extends Wrk {
   trainUnderLoad: number | null;
 }
 
-/** wrk's summary, parsed as bench/serve.ts does. Run asynchronously: the job's event stream must
- *  keep being read (and timestamped) while wrk runs. */
-function wrk(url: string, seconds: number, script: string, body: string): Promise<Wrk> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '10s', '-s', script, url], { env: { ...process.env, BODY: body } });
-    let raw = '';
-    p.stdout.on('data', (d: Buffer) => (raw += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (raw += d.toString()));
-    p.on('error', reject);
-    p.on('close', () => {
-      const ms = (label: string) => {
-        const m = raw.match(new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)`, 'm'));
-        return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
-      };
-      const non2xx = Number(raw.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-      const sockErr = raw.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-      const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-      const rps = Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
-      if (Number.isNaN(rps)) reject(new Error(`wrk printed no result: ${raw.trim().slice(-300)}`));
-      else resolve({ rps, p50: ms('50%'), p99: ms('99%'), errors });
-    });
-  });
-}
 
 
 /** A `ferry serve` from source (tsx), so the measurement is of the code in src/, not a stale dist/. */
@@ -252,7 +229,7 @@ async function measureServer(isolation: string, script: string, body: string): P
   const url = `${ferry.base}/v2/models/mnist-mlp/infer`;
   const rows: Row[] = [];
   try {
-    await wrk(url, 3, script, body); // warm-up: JIT, model load, auto isolation settling
+    await wrkAsync(url, CONNECTIONS, 3, script, body); // warm-up: JIT, model load, auto isolation settling
     for (let round = 0; round < REPEATS; round++) for (const background of BACKGROUNDS) {
       const bg = await startBackground(background, ferry.base);
       try {
@@ -263,7 +240,7 @@ async function measureServer(isolation: string, script: string, body: string): P
         const q1 = performance.now();
         const lagQuiet = await eventLoopLag(ferry.base);
         const w0 = performance.now();
-        const r = await wrk(url, SECONDS, script, body);
+        const r = await wrkAsync(url, CONNECTIONS, SECONDS, script, body);
         const w1 = performance.now();
         const lagLoad = await eventLoopLag(ferry.base);
         bg.check?.();
