@@ -7,15 +7,8 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { inspectOnnx } from '../../src/graph/onnx.js';
 import { toFp16Weights } from '../../src/optimize/fp16.js';
 import { mlpModel, seededRandom } from '../fixtures/models.js';
+import { runFirstOutput } from '../helpers/ort-run.js';
 
-async function run(model: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model, { logSeverityLevel: 4 });
-  try {
-    return (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
 
 describe('toFp16Weights', () => {
   it('MLP 784-128-10: weights stored as FLOAT16 (file ~2x smaller), same float32 inputs and outputs, outputs within 0.5%', async () => {
@@ -31,7 +24,7 @@ describe('toFp16Weights', () => {
 
     const r = seededRandom(3);
     const feeds = { input: new ort.Tensor('float32', Float32Array.from({ length: 32 * 784 }, () => r()), [32, 784]) };
-    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    const [expected, actual] = [await runFirstOutput(model, feeds), await runFirstOutput(result.model, feeds)];
     // each weight moves by at most 2^-11 of itself (half a unit in FLOAT16's 10-bit mantissa); over
     // hundreds of mixed-sign products the output moves far less than 0.5% of its scale
     const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -48,7 +41,7 @@ describe('toFp16Weights', () => {
       .output('y', 'FP32', [32]).build();
     const result = toFp16Weights(model);
     assert.deepEqual(result.converted, ['small']);
-    const y = await run(result.model, { x: new ort.Tensor('float32', new Float32Array(32).fill(1), [32]) });
+    const y = await runFirstOutput(result.model, { x: new ort.Tensor('float32', new Float32Array(32).fill(1), [32]) });
     // 1e6 would be infinity in FLOAT16; kept float32 it still multiplies through
     assert.ok(Math.abs(y[5]! - (1e6 + 0.5 + 5 / 7)) < 0.1, `y[5] = ${y[5]}`);
   });

@@ -11,23 +11,11 @@ import { attr, GraphBuilder } from '../../src/graph/builder.js';
 import { quantizeSymmetric } from '../../src/optimize/int8.js';
 import { quantizeDynamic } from '../../src/optimize/quantize-dynamic.js';
 import { loadMnist } from '../../src/training/data/mnist.js';
-import { mlpModel, seededRandom } from '../fixtures/models.js';
+import { mlpModel } from '../fixtures/models.js';
+import { runFirstOutput, seededFloats, top1Accuracy } from '../helpers/ort-run.js';
 
 const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 
-async function run(model: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model, { logSeverityLevel: 4 });
-  try {
-    const out = await session.run(feeds);
-    return out[session.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-const rand = (n: number, seed: number, lo = 0, hi = 1) => {
-  const r = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-};
 const maxAbs = (xs: Float32Array) => xs.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
@@ -43,14 +31,14 @@ function assertClose(actual: Float32Array, expected: Float32Array, fraction = 0.
 
 async function assertSameAsFloat(model: Uint8Array, feeds: Record<string, ort.Tensor>) {
   const result = quantizeDynamic(model);
-  assertClose(await run(result.model, feeds), await run(model, feeds));
+  assertClose(await runFirstOutput(result.model, feeds), await runFirstOutput(model, feeds));
   return result;
 }
 
 describe('quantizeDynamic', () => {
   it('MLP 784-128-10 (Gemm, transB, bias): ~4x smaller, outputs within 3% of float', async () => {
     const model = mlpModel();
-    const feeds = { input: new ort.Tensor('float32', rand(64 * 784, 1), [64, 784]) };
+    const feeds = { input: new ort.Tensor('float32', seededFloats(64 * 784, 1), [64, 784]) };
     const result = await assertSameAsFloat(model, feeds);
     assert.deepEqual(result.quantized, ['Gemm_0', 'Gemm_2']);
     assert.deepEqual(result.skipped, []);
@@ -63,23 +51,16 @@ describe('quantizeDynamic', () => {
     const mnist = await loadMnist();
     const n = 500;
     const feeds = { input: new ort.Tensor('float32', mnist.test.x.slice(0, n * 784), [n, 784]) };
-    const accuracy = (logits: Float32Array) => {
-      let right = 0;
-      for (let i = 0; i < n; i++) {
-        const row = logits.subarray(i * 10, i * 10 + 10);
-        if (row.indexOf(Math.max(...row)) === mnist.test.y[i]) right++;
-      }
-      return (100 * right) / n;
-    };
-    const before = accuracy(await run(model, feeds));
-    const after = accuracy(await run(quantizeDynamic(model).model, feeds));
+    const accuracy = (logits: Float32Array) => top1Accuracy(logits, mnist.test.y, n);
+    const before = accuracy(await runFirstOutput(model, feeds));
+    const after = accuracy(await runFirstOutput(quantizeDynamic(model).model, feeds));
     assert.ok(before - after <= 0.5, `accuracy fell from ${before}% to ${after}%`);
   });
 
   describe('Gemm variants become MatMul (+ Add) with the same result', () => {
-    const x = new ort.Tensor('float32', rand(8 * 32, 2, -1, 1), [8, 32]);
-    const w = rand(32 * 16, 3, -0.5, 0.5);
-    const c = rand(16, 4, -1, 1);
+    const x = new ort.Tensor('float32', seededFloats(8 * 32, 2, -1, 1), [8, 32]);
+    const w = seededFloats(32 * 16, 3, -0.5, 0.5);
+    const c = seededFloats(16, 4, -1, 1);
     const gemm = (attrs: Record<string, ReturnType<typeof attr.int>>, opts: { wShape?: number[]; cShape?: number[] | null; xShape?: (number | string)[]; cInput?: boolean } = {}) => {
       const b = new GraphBuilder()
         .input('x', 'FP32', opts.xShape ?? ['batch', 32])
@@ -107,26 +88,26 @@ describe('quantizeDynamic', () => {
       await assertSameAsFloat(gemm({ beta: attr.float(3) }, { cInput: true }), { x, c: new ort.Tensor('float32', c, [16]) });
     });
     it('transA=1 (the activation arrives transposed)', async () => {
-      const xt = new ort.Tensor('float32', rand(32 * 8, 5, -1, 1), [32, 8]);
+      const xt = new ort.Tensor('float32', seededFloats(32 * 8, 5, -1, 1), [32, 8]);
       await assertSameAsFloat(gemm({ transA: attr.int(1) }, { xShape: [32, 'batch'] }), { x: xt });
     });
   });
 
   it('per-channel scales follow columns of very different sizes; one per-tensor scale cannot', async () => {
     // column j's weights are scaled by 10^(j % 3): the small columns get no resolution from one scale
-    const w = rand(64 * 12, 6, -1, 1).map((v, i) => v * 10 ** ((i % 12) % 3));
+    const w = seededFloats(64 * 12, 6, -1, 1).map((v, i) => v * 10 ** ((i % 12) % 3));
     const model = new GraphBuilder().input('x', 'FP32', ['batch', 64]).initializer('w', 'FP32', [64, 12], w)
       .node('MatMul', ['x', 'w'], ['y']).output('y', 'FP32', ['batch', 12]).build();
-    const feeds = { x: new ort.Tensor('float32', rand(16 * 64, 7), [16, 64]) };
-    const expected = await run(model, feeds);
+    const feeds = { x: new ort.Tensor('float32', seededFloats(16 * 64, 7), [16, 64]) };
+    const expected = await runFirstOutput(model, feeds);
     const smallColumns = (y: Float32Array) => y.filter((_, i) => i % 3 === 0);
-    const perChannel = maxDiff(smallColumns(await run(quantizeDynamic(model).model, feeds)), smallColumns(expected));
-    const perTensor = maxDiff(smallColumns(await run(quantizeDynamic(model, { perChannel: false }).model, feeds)), smallColumns(expected));
+    const perChannel = maxDiff(smallColumns(await runFirstOutput(quantizeDynamic(model).model, feeds)), smallColumns(expected));
+    const perTensor = maxDiff(smallColumns(await runFirstOutput(quantizeDynamic(model, { perChannel: false }).model, feeds)), smallColumns(expected));
     assert.ok(perChannel * 5 < perTensor, `per-channel error ${perChannel} should be far below per-tensor ${perTensor}`);
   });
 
   it('quantizes an embedding table (Gather) row by row and leaves activation × activation MatMul, naming it', async () => {
-    const table = rand(50 * 8, 8, -1, 1);
+    const table = seededFloats(50 * 8, 8, -1, 1);
     const model = new GraphBuilder()
       .input('ids', 'INT64', ['batch', 4])
       .initializer('table', 'FP32', [50, 8], table)
@@ -140,13 +121,13 @@ describe('quantizeDynamic', () => {
     assert.deepEqual(result.quantized, ['embed']);
     assert.deepEqual(result.skipped.map((s) => [s.node, s.op]), [['scores', 'MatMul']]);
     assert.match(result.skipped[0]!.reason, /both operands are computed at run time/);
-    assertClose(await run(result.model, feeds), await run(model, feeds));
+    assertClose(await runFirstOutput(result.model, feeds), await runFirstOutput(model, feeds));
   });
 
   it('names Conv as skipped: it needs static quantization', () => {
     const model = new GraphBuilder().input('x', 'FP32', ['batch', 1, 8, 8])
-      .initializer('k', 'FP32', [4, 1, 3, 3], rand(36, 9)).node('Conv', ['x', 'k'], ['c'], {}, { name: 'conv' })
-      .node('Flatten', ['c'], ['f']).initializer('w', 'FP32', [144, 2], rand(288, 10)).node('MatMul', ['f', 'w'], ['y'], {}, { name: 'fc' })
+      .initializer('k', 'FP32', [4, 1, 3, 3], seededFloats(36, 9)).node('Conv', ['x', 'k'], ['c'], {}, { name: 'conv' })
+      .node('Flatten', ['c'], ['f']).initializer('w', 'FP32', [144, 2], seededFloats(288, 10)).node('MatMul', ['f', 'w'], ['y'], {}, { name: 'fc' })
       .output('y', 'FP32', ['batch', 2]).build();
     const result = quantizeDynamic(model);
     assert.deepEqual(result.quantized, ['fc']);

@@ -11,22 +11,11 @@ import type { NamedTensors } from '../../src/core/tensor.js';
 import { attr, GraphBuilder } from '../../src/graph/builder.js';
 import { quantizeStatic, uint8Params } from '../../src/optimize/quantize-static.js';
 import { loadMnist } from '../../src/training/data/mnist.js';
-import { mlpModel, seededRandom } from '../fixtures/models.js';
+import { mlpModel } from '../fixtures/models.js';
+import { runFirstOutput, seededFloats, top1Accuracy } from '../helpers/ort-run.js';
 
 const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 
-async function run(model: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model, { logSeverityLevel: 4 });
-  try {
-    return (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-const rand = (n: number, seed: number, lo = 0, hi = 1) => {
-  const r = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-};
 const batchOf = (data: Float32Array, shape: number[]): NamedTensors => ({ input: { dtype: 'FP32', shape, data } });
 const invalid = (pattern: RegExp) => (err: unknown) => err instanceof FerryError && err.code === 'INVALID_ARGUMENT' && pattern.test(err.message);
 
@@ -46,32 +35,25 @@ describe('quantizeStatic', () => {
 
     const n = 500;
     const feeds = { input: new ort.Tensor('float32', mnist.test.x.slice(0, n * 784), [n, 1, 28, 28]) };
-    const accuracy = (logits: Float32Array) => {
-      let right = 0;
-      for (let i = 0; i < n; i++) {
-        const row = logits.subarray(i * 10, i * 10 + 10);
-        if (row.indexOf(Math.max(...row)) === mnist.test.y[i]) right++;
-      }
-      return (100 * right) / n;
-    };
-    const before = accuracy(await run(model, feeds));
-    const after = accuracy(await run(result.model, feeds));
+    const accuracy = (logits: Float32Array) => top1Accuracy(logits, mnist.test.y, n);
+    const before = accuracy(await runFirstOutput(model, feeds));
+    const after = accuracy(await runFirstOutput(result.model, feeds));
     assert.ok(before - after <= 0.5, `accuracy fell from ${before}% to ${after}%`);
   });
 
   it('a Conv over 4 channels with bias: per-channel int8 weights, int32 bias, outputs within 5% of float', async () => {
     // output channel c's weights are scaled by 2^c, so one scale for all channels would lose the small ones
-    const k = rand(8 * 4 * 9, 20, -0.5, 0.5).map((v, i) => v * 2 ** Math.floor(i / 36));
+    const k = seededFloats(8 * 4 * 9, 20, -0.5, 0.5).map((v, i) => v * 2 ** Math.floor(i / 36));
     const model = new GraphBuilder().input('input', 'FP32', ['batch', 4, 10, 10])
-      .initializer('k', 'FP32', [8, 4, 3, 3], k).initializer('b', 'FP32', [8], rand(8, 21, -1, 1))
+      .initializer('k', 'FP32', [8, 4, 3, 3], k).initializer('b', 'FP32', [8], seededFloats(8, 21, -1, 1))
       .node('Conv', ['input', 'k', 'b'], ['y'], { pads: attr.ints([1, 1, 1, 1]) }, { name: 'conv' })
       .output('y', 'FP32', ['batch', 8, 10, 10]).build();
-    const calibration = [0, 1].map((i) => batchOf(rand(4 * 400, 30 + i), [4, 4, 10, 10]));
+    const calibration = [0, 1].map((i) => batchOf(seededFloats(4 * 400, 30 + i), [4, 4, 10, 10]));
     const result = await quantizeStatic(model, calibration);
     assert.deepEqual(result.quantized, ['conv']);
     assert.deepEqual(result.notes, [], 'the bias fits int32');
-    const feeds = { input: new ort.Tensor('float32', rand(2 * 400, 40), [2, 4, 10, 10]) };
-    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    const feeds = { input: new ort.Tensor('float32', seededFloats(2 * 400, 40), [2, 4, 10, 10]) };
+    const [expected, actual] = [await runFirstOutput(model, feeds), await runFirstOutput(result.model, feeds)];
     // error per output channel against that channel's own scale: per-channel weights keep channel 0
     // (256x smaller than channel 7) accurate; the output Q/DQ pair is shared, so allow 255ths of the
     // whole range on top
@@ -88,15 +70,15 @@ describe('quantizeStatic', () => {
     // inputs and weights near 1e-4 make the bias step x_scale·w_scale about 3e-13, so a bias of 1 is
     // 3e12 steps: as int32 it would wrap to a bias of at most 7e-4, i.e. lose the bias entirely
     const model = new GraphBuilder().input('input', 'FP32', ['batch', 4, 6, 6])
-      .initializer('k', 'FP32', [8, 4, 3, 3], rand(8 * 4 * 9, 50, -1e-4, 1e-4)).initializer('b', 'FP32', [8], rand(8, 51, -1, 1))
+      .initializer('k', 'FP32', [8, 4, 3, 3], seededFloats(8 * 4 * 9, 50, -1e-4, 1e-4)).initializer('b', 'FP32', [8], seededFloats(8, 51, -1, 1))
       .node('Conv', ['input', 'k', 'b'], ['y'], { pads: attr.ints([1, 1, 1, 1]) }, { name: 'conv' })
       .output('y', 'FP32', ['batch', 8, 6, 6]).build();
-    const result = await quantizeStatic(model, [batchOf(rand(4 * 144, 52, 0, 1e-4), [4, 4, 6, 6])]);
+    const result = await quantizeStatic(model, [batchOf(seededFloats(4 * 144, 52, 0, 1e-4), [4, 4, 6, 6])]);
     assert.deepEqual(result.quantized, ['conv']);
     assert.deepEqual(result.notes.map((n) => n.node), ['conv']);
     assert.match(result.notes[0]!.reason, /bias 'b' kept in float32 and added after the Conv: .* steps, past int32's 2147483647/);
-    const feeds = { input: new ort.Tensor('float32', rand(2 * 144, 53, 0, 1e-4), [2, 4, 6, 6]) };
-    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    const feeds = { input: new ort.Tensor('float32', seededFloats(2 * 144, 53, 0, 1e-4), [2, 4, 6, 6]) };
+    const [expected, actual] = [await runFirstOutput(model, feeds), await runFirstOutput(result.model, feeds)];
     // the output is the bias plus ~1e-7: only the output Q/DQ pair's 255 steps over [-1, 1] remain
     const range = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     assert.ok(range > 0.5, `outputs up to ${range}: the bias is there`);
@@ -104,19 +86,19 @@ describe('quantizeStatic', () => {
   });
 
   it('a Gather along axis 1 is not an embedding lookup: skipped, not rewritten along axis 0', async () => {
-    const table = rand(3 * 5, 60, -1, 1);
+    const table = seededFloats(3 * 5, 60, -1, 1);
     const model = new GraphBuilder().input('input', 'FP32', ['batch', 8]).input('ids', 'INT64', [2])
-      .initializer('w', 'FP32', [8, 4], rand(32, 61, -1, 1)).initializer('table', 'FP32', [3, 5], table)
+      .initializer('w', 'FP32', [8, 4], seededFloats(32, 61, -1, 1)).initializer('table', 'FP32', [3, 5], table)
       .node('MatMul', ['input', 'w'], ['h'], {}, { name: 'dense' })
       .node('Gather', ['table', 'ids'], ['cols'], { axis: attr.int(1) }, { name: 'pick' })
       .output('h', 'FP32', ['batch', 4]).output('cols', 'FP32', [3, 2]).build();
     const ids = { dtype: 'INT64' as const, shape: [2], data: BigInt64Array.of(4n, 0n) };
-    const result = await quantizeStatic(model, [{ input: { dtype: 'FP32', shape: [2, 8], data: rand(16, 62) }, ids }]);
+    const result = await quantizeStatic(model, [{ input: { dtype: 'FP32', shape: [2, 8], data: seededFloats(16, 62) }, ids }]);
     assert.deepEqual(result.quantized, ['dense']);
     assert.deepEqual(result.skipped.map((s) => [s.node, s.reason]), [['pick', 'Gather along an axis other than 0 is not an embedding lookup']]);
     const session = await ort.InferenceSession.create(result.model, { logSeverityLevel: 4 });
     try {
-      const out = await session.run({ input: new ort.Tensor('float32', rand(8, 63), [1, 8]), ids: new ort.Tensor('int64', ids.data, [2]) });
+      const out = await session.run({ input: new ort.Tensor('float32', seededFloats(8, 63), [1, 8]), ids: new ort.Tensor('int64', ids.data, [2]) });
       assert.deepEqual(Array.from(out['cols']!.data as Float32Array), [0, 1, 2].flatMap((r) => [table[r * 5 + 4]!, table[r * 5]!]));
     } finally {
       await session.release();
@@ -126,12 +108,12 @@ describe('quantizeStatic', () => {
   it('MLP with Gemm(transB, bias), calibrated from an async iterable: outputs within 5% of float', async () => {
     const model = mlpModel();
     async function* calibration(): AsyncGenerator<NamedTensors> {
-      for (let b = 0; b < 4; b++) yield batchOf(rand(32 * 784, 10 + b), [32, 784]);
+      for (let b = 0; b < 4; b++) yield batchOf(seededFloats(32 * 784, 10 + b), [32, 784]);
     }
     const result = await quantizeStatic(model, calibration());
     assert.deepEqual(result.quantized, ['Gemm_0', 'Gemm_2']);
-    const feeds = { input: new ort.Tensor('float32', rand(16 * 784, 99), [16, 784]) };
-    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    const feeds = { input: new ort.Tensor('float32', seededFloats(16 * 784, 99), [16, 784]) };
+    const [expected, actual] = [await runFirstOutput(model, feeds), await runFirstOutput(result.model, feeds)];
     // Unlike dynamic quantization, activations use ranges fixed at calibration, and the outputs
     // themselves pass through a uint8 Q/DQ pair (255 steps over the whole output range): an error
     // of a few steps is expected, a wrong scale or zero point is not (it shifts values by 10% or more).
@@ -141,26 +123,26 @@ describe('quantizeStatic', () => {
   });
 
   it('a Gemm with transA, alpha and beta keeps its numbers', async () => {
-    const w = rand(16 * 8, 3, -1, 1);
+    const w = seededFloats(16 * 8, 3, -1, 1);
     const model = new GraphBuilder().input('input', 'FP32', [16, 'batch']).initializer('w', 'FP32', [8, 16], w)
-      .initializer('c', 'FP32', [8], rand(8, 4, -1, 1))
+      .initializer('c', 'FP32', [8], seededFloats(8, 4, -1, 1))
       .node('Gemm', ['input', 'w', 'c'], ['y'], { transA: attr.int(1), transB: attr.int(1), alpha: attr.float(2), beta: attr.float(0.5) })
       .output('y', 'FP32', ['batch', 8]).build();
-    const x = rand(16 * 6, 5, -1, 1);
+    const x = seededFloats(16 * 6, 5, -1, 1);
     const result = await quantizeStatic(model, [batchOf(x, [16, 6])]);
     const feeds = { input: new ort.Tensor('float32', x, [16, 6]) };
-    const [expected, actual] = [await run(model, feeds), await run(result.model, feeds)];
+    const [expected, actual] = [await runFirstOutput(model, feeds), await runFirstOutput(result.model, feeds)];
     const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expected.forEach((v, i) => assert.ok(Math.abs(actual[i]! - v) <= 0.05 * scale, `element ${i}: ${actual[i]} vs ${v}`));
   });
 
   it('lists activation × activation MatMul as skipped, with the reason', async () => {
     const model = new GraphBuilder().input('input', 'FP32', ['batch', 4]).input('other', 'FP32', [4, 4])
-      .initializer('w', 'FP32', [4, 4], rand(16, 1, -1, 1))
+      .initializer('w', 'FP32', [4, 4], seededFloats(16, 1, -1, 1))
       .node('MatMul', ['input', 'w'], ['h'], {}, { name: 'dense' })
       .node('MatMul', ['h', 'other'], ['y'], {}, { name: 'mix' })
       .output('y', 'FP32', ['batch', 4]).build();
-    const result = await quantizeStatic(model, [{ input: { dtype: 'FP32', shape: [2, 4], data: rand(8, 2) }, other: { dtype: 'FP32', shape: [4, 4], data: rand(16, 3) } }]);
+    const result = await quantizeStatic(model, [{ input: { dtype: 'FP32', shape: [2, 4], data: seededFloats(8, 2) }, other: { dtype: 'FP32', shape: [4, 4], data: seededFloats(16, 3) } }]);
     assert.deepEqual(result.quantized, ['dense']);
     assert.deepEqual(result.skipped.map((s) => s.node), ['mix']);
     assert.match(result.skipped[0]!.reason, /computed at run time/);
